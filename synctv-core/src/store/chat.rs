@@ -1,0 +1,77 @@
+//! Chat history.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Page, PageRequest, Store, to_i64, to_u64};
+use crate::ids::{MessageId, RoomId, UserId};
+use crate::model::ChatMessage;
+use crate::room_state::ChatEntry;
+use crate::Result;
+
+fn entry_from_row(r: &AnyRow) -> Result<ChatEntry> {
+    Ok(ChatEntry {
+        message: ChatMessage {
+            message_id: MessageId::from(r.try_get::<String, _>("message_id")?),
+            user_id: UserId::from(r.try_get::<String, _>("user_id")?),
+            username: r.try_get("username")?,
+            text: r.try_get("body")?,
+        },
+        ts_ms: to_u64(r.try_get("created_at_ms")?),
+    })
+}
+
+impl Store {
+    pub async fn insert_chat(&self, room: &RoomId, msg: &ChatMessage, ts_ms: u64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO chat_messages (message_id, room_id, user_id, username, body, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(msg.message_id.as_str())
+        .bind(room.as_str())
+        .bind(msg.user_id.as_str())
+        .bind(&msg.username)
+        .bind(&msg.text)
+        .bind(to_i64(ts_ms))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The last `n` messages, oldest first.
+    pub async fn recent_chat(&self, room: &RoomId, n: usize) -> Result<Vec<ChatEntry>> {
+        let rows = sqlx::query(
+            "SELECT message_id, user_id, username, body, created_at_ms FROM chat_messages
+             WHERE room_id = $1 ORDER BY created_at_ms DESC, message_id DESC LIMIT $2",
+        )
+        .bind(room.as_str())
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<ChatEntry> = rows.iter().map(entry_from_row).collect::<Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// A page of the chat history, newest first.
+    pub async fn list_chat(&self, room: &RoomId, page: PageRequest) -> Result<Page<ChatEntry>> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM chat_messages WHERE room_id = $1")
+            .bind(room.as_str())
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        let rows = sqlx::query(
+            "SELECT message_id, user_id, username, body, created_at_ms FROM chat_messages
+             WHERE room_id = $1 ORDER BY created_at_ms DESC, message_id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(room.as_str())
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Page {
+            items: rows.iter().map(entry_from_row).collect::<Result<_>>()?,
+            total: to_u64(total),
+        })
+    }
+}

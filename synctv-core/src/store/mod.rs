@@ -1,0 +1,187 @@
+//! Storage over sqlx's `Any` driver: PostgreSQL for clusters, SQLite (bundled, a file under
+//! the data directory) as the embedded default. One set of portable SQL serves both: `$N`
+//! placeholders, TEXT ids, BIGINT millisecond times, BOOLEAN and DOUBLE PRECISION columns.
+//!
+//! Each table has its own file with an `impl Store` block. The store does not serialize
+//! writes per room; callers that need "write, then publish" ordering hold the room lock of
+//! `synctv_cluster::ClusterManager`.
+
+mod chat;
+mod members;
+mod migrations;
+mod movies;
+mod playback;
+mod rooms;
+mod state;
+mod users;
+
+pub use rooms::{NewRoom, RoomUpdate};
+pub use users::UserRecord;
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+use crate::config::DatabaseConfig;
+use crate::{Error, Result};
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A cheap handle to the connection pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A page of a list: `page` counts from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl PageRequest {
+    fn limit(self) -> i64 {
+        i64::from(self.per_page)
+    }
+
+    fn offset(self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.per_page)
+    }
+}
+
+/// One page of items and the total count across all pages.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+impl Store {
+    /// Open the pool. For SQLite the file (and its directory) is created if missing, and
+    /// every connection uses WAL with `synchronous=NORMAL`: a commit survives a process exit.
+    pub async fn connect(cfg: &DatabaseConfig) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (url, backend) = prepare_url(&cfg.url)?;
+        let sqlite = backend == Backend::Sqlite;
+        let pool = AnyPoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(Duration::from_secs(cfg.acquire_timeout_secs))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if sqlite {
+                        use sqlx::Executor;
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary).
+    /// Concurrent starts against one PostgreSQL are serialized by sqlx's advisory lock.
+    pub async fn migrate(&self) -> Result<()> {
+        migrations::migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A round trip to the database (readiness probe).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Normalize a database URL: SQLite files get their directory created and `mode=rwc`.
+fn prepare_url(url: &str) -> Result<(String, Backend)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((url.to_string(), Backend::Postgres));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(Error::Config(format!(
+            "database.url: unsupported scheme in {url:?}"
+        )));
+    };
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let file = path.split('?').next().unwrap_or("");
+    if !file.is_empty()
+        && !file.starts_with(":memory:")
+        && let Some(dir) = std::path::Path::new(file).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let url = if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    Ok((url, Backend::Sqlite))
+}
+
+/// Map a unique-constraint violation to `Conflict`, everything else to `Database`.
+pub(crate) fn conflict_on_unique(e: sqlx::Error, code: &'static str, message: &str) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict {
+            code,
+            message: message.to_string(),
+        },
+        _ => Error::Database(e),
+    }
+}
+
+/// Database integers are i64; counts and times are never negative.
+pub(crate) fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sub/x.db", dir.path().display());
+        let (u, b) = prepare_url(&url).unwrap();
+        assert_eq!(b, Backend::Sqlite);
+        assert!(u.ends_with("?mode=rwc"));
+        assert!(dir.path().join("sub").is_dir());
+        let (u, _) = prepare_url("sqlite::memory:?cache=shared").unwrap();
+        assert_eq!(u, "sqlite::memory:?cache=shared&mode=rwc");
+        let (u, b) = prepare_url("postgres://h/db").unwrap();
+        assert_eq!((u.as_str(), b), ("postgres://h/db", Backend::Postgres));
+        assert!(prepare_url("mysql://h/db").is_err());
+    }
+}

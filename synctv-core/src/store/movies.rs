@@ -1,0 +1,90 @@
+//! Playlists.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Page, PageRequest, Store, to_i64, to_u64};
+use crate::ids::{MovieId, RoomId, UserId};
+use crate::model::Movie;
+use crate::{Result, time};
+
+fn movie_from_row(r: &AnyRow) -> Result<Movie> {
+    Ok(Movie {
+        movie_id: MovieId::from(r.try_get::<String, _>("movie_id")?),
+        url: r.try_get("url")?,
+        title: r.try_get("title")?,
+    })
+}
+
+impl Store {
+    pub async fn add_movie(&self, room: &RoomId, url: &str, title: &str, by: &UserId) -> Result<Movie> {
+        let movie = Movie {
+            movie_id: MovieId::generate(),
+            url: url.to_string(),
+            title: title.to_string(),
+        };
+        sqlx::query(
+            "INSERT INTO movies (movie_id, room_id, url, title, added_by, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(movie.movie_id.as_str())
+        .bind(room.as_str())
+        .bind(&movie.url)
+        .bind(&movie.title)
+        .bind(by.as_str())
+        .bind(to_i64(time::now_ms()))
+        .execute(self.pool())
+        .await?;
+        Ok(movie)
+    }
+
+    pub async fn count_movies(&self, room: &RoomId) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM movies WHERE room_id = $1")
+            .bind(room.as_str())
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        Ok(to_u64(n))
+    }
+
+    /// A page of the playlist, newest first (the contract's order for lists).
+    pub async fn list_movies(&self, room: &RoomId, page: PageRequest) -> Result<Page<Movie>> {
+        let total = self.count_movies(room).await?;
+        let rows = sqlx::query(
+            "SELECT movie_id, url, title FROM movies WHERE room_id = $1
+             ORDER BY created_at_ms DESC, movie_id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(room.as_str())
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Page {
+            items: rows.iter().map(movie_from_row).collect::<Result<_>>()?,
+            total,
+        })
+    }
+
+    /// The whole playlist in play order (oldest first), for room snapshots.
+    pub async fn playlist(&self, room: &RoomId) -> Result<Vec<Movie>> {
+        let rows = sqlx::query(
+            "SELECT movie_id, url, title FROM movies WHERE room_id = $1
+             ORDER BY created_at_ms ASC, movie_id ASC",
+        )
+        .bind(room.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(movie_from_row).collect()
+    }
+
+    /// Remove a movie; false if the room has no such movie.
+    pub async fn delete_movie(&self, room: &RoomId, movie: &MovieId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM movies WHERE room_id = $1 AND movie_id = $2")
+            .bind(room.as_str())
+            .bind(movie.as_str())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+}

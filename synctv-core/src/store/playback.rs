@@ -1,0 +1,51 @@
+//! The playback state row of each room.
+
+use sqlx::Row;
+
+use super::{Store, to_i64, to_u64};
+use crate::ids::{MovieId, RoomId, UserId};
+use crate::model::PlaybackState;
+use crate::{Error, Result};
+
+impl Store {
+    pub async fn get_playback(&self, room: &RoomId) -> Result<PlaybackState> {
+        let r = sqlx::query(
+            "SELECT movie_id, playing, position_ms, rate, updated_at_ms, version
+             FROM playback_states WHERE room_id = $1",
+        )
+        .bind(room.as_str())
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(Error::not_found("room"))?;
+        let movie: Option<String> = r.try_get("movie_id")?;
+        Ok(PlaybackState {
+            movie_id: movie.map(MovieId::from),
+            playing: r.try_get("playing")?,
+            position_ms: to_u64(r.try_get("position_ms")?),
+            rate: r.try_get("rate")?,
+            updated_at_ms: to_u64(r.try_get("updated_at_ms")?),
+            version: to_u64(r.try_get("version")?),
+        })
+    }
+
+    /// Persist a new playback state (callers hold the room lock, so versions only grow).
+    pub async fn save_playback(&self, room: &RoomId, s: &PlaybackState, by: &UserId) -> Result<()> {
+        sqlx::query(
+            "UPDATE playback_states
+             SET movie_id = $2, playing = $3, position_ms = $4, rate = $5, updated_at_ms = $6,
+                 version = $7, updated_by = $8
+             WHERE room_id = $1",
+        )
+        .bind(room.as_str())
+        .bind(s.movie_id.as_ref().map(MovieId::as_str))
+        .bind(s.playing)
+        .bind(to_i64(s.position_ms))
+        .bind(s.rate)
+        .bind(to_i64(s.updated_at_ms))
+        .bind(to_i64(s.version))
+        .bind(by.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
