@@ -5,7 +5,9 @@ CREATE TABLE rooms (
     owner_id      TEXT NOT NULL,
     password_hash TEXT,                   -- argon2id PHC string; NULL = no password
     settings      TEXT NOT NULL,          -- JSON of RoomSettings
-    hidden        BOOLEAN NOT NULL,       -- copy of settings.hidden, for listing public rooms
+    -- Copy of settings.hidden, for listing public rooms. Flags are 0/1 BIGINTs: sqlx's Any
+    -- driver cannot decode SQLite booleans, and integers mean the same on both databases.
+    hidden        BIGINT NOT NULL CHECK (hidden IN (0, 1)),
     created_at_ms BIGINT NOT NULL,
     updated_at_ms BIGINT NOT NULL
 );

@@ -4,7 +4,7 @@
 CREATE TABLE playback_states (
     room_id       TEXT PRIMARY KEY REFERENCES rooms (room_id) ON DELETE CASCADE,
     movie_id      TEXT,                   -- NULL = nothing selected
-    playing       BOOLEAN NOT NULL,
+    playing       BIGINT NOT NULL CHECK (playing IN (0, 1)),
     position_ms   BIGINT NOT NULL,        -- position at updated_at_ms
     rate          DOUBLE PRECISION NOT NULL,
     updated_at_ms BIGINT NOT NULL,

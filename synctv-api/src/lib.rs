@@ -1,1 +1,94 @@
-//! placeholder
+//! synctv-api: the HTTP and WebSocket server of a synctv node.
+//!
+//! [`run`] serves one node on a bound listener until `shutdown` resolves, then drains:
+//! refuse new connections, tell every client `shutdown`, wait up to
+//! `server.shutdown_drain_secs`, close the rest with 1001 after their pending writes, and
+//! return. The binary (`main.rs`) and the tests call the same `run`.
+
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod metrics;
+pub mod service;
+pub mod state;
+mod ticker;
+mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use synctv_cluster::outbound::CloseReason;
+use synctv_core::config::Config;
+use synctv_core::protocol::ServerFrame;
+use synctv_core::store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use error::{Error, Result};
+pub use state::AppState;
+
+/// Serve a node on `listener` until `shutdown` resolves, then drain and return.
+pub async fn run(
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let local_addr = listener.local_addr()?;
+    let state = AppState::new(config, store, local_addr)?;
+    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stop_accepting = CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop_accepting.clone();
+        async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        }
+    });
+    let ticker = tokio::spawn(ticker::run(state.clone(), stop_accepting.clone()));
+    tracing::info!(
+        addr = %local_addr,
+        node_id = %state.cluster.node().node_id,
+        node = %state.cluster.node().name,
+        "synctv listening"
+    );
+
+    shutdown.await;
+    tracing::info!("shutdown requested: draining");
+    drain(&state, &stop_accepting).await;
+    ticker.abort();
+    // In-flight HTTP requests finish; idle keep-alive connections are closed by hyper.
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    state.store.close().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+/// Stop accepting, notify clients, wait for them to leave, close the rest with 1001.
+async fn drain(state: &AppState, stop_accepting: &CancellationToken) {
+    let conns = state.cluster.connections();
+    conns.start_draining();
+    stop_accepting.cancel();
+    let notice = ServerFrame::Shutdown {
+        reconnect_after_ms: state.config.server.shutdown_reconnect_after_ms,
+    }
+    .encode();
+    conns.broadcast(notice);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_secs(state.config.server.shutdown_drain_secs);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    while conns.active() > 0 && tokio::time::Instant::now() < deadline {
+        poll.tick().await;
+    }
+    conns.close_all(CloseReason::SHUTDOWN);
+    state.sessions.close();
+    let grace = Duration::from_millis(state.config.ws.close_grace_ms) + Duration::from_secs(1);
+    if tokio::time::timeout(grace, state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(left = conns.active(), "some sockets did not close in time");
+    }
+}

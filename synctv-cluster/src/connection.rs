@@ -200,7 +200,10 @@ mod tests {
         let mgr = ConnectionManager::new(2, ClusterMetrics::default());
         let a = mgr.try_reserve().unwrap();
         let b = mgr.try_reserve().unwrap();
-        assert!(mgr.try_reserve().is_none(), "third reservation exceeds the limit");
+        assert!(
+            mgr.try_reserve().is_none(),
+            "third reservation exceeds the limit"
+        );
         drop(a);
         let (e, _rx) = entry(&mgr);
         let slot = mgr.try_reserve().unwrap().register(e);
@@ -229,7 +232,13 @@ mod tests {
         let _s1 = mgr.try_reserve().unwrap().register(live);
         let _s2 = mgr.try_reserve().unwrap().register(idle);
         let hb = mgr.heartbeat(1_500, 1_000);
-        assert_eq!(hb, Heartbeat { pinged: 1, closed_idle: 1 });
+        assert_eq!(
+            hb,
+            Heartbeat {
+                pinged: 1,
+                closed_idle: 1
+            }
+        );
         assert!(matches!(live_rx.recv().await, Some(Outbound::Ping)));
         assert_eq!(idle_ctl.close_reason(), Some(CloseReason::IDLE));
     }

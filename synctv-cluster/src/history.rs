@@ -83,7 +83,9 @@ mod tests {
     }
 
     fn frames(v: &[Bytes]) -> Vec<String> {
-        v.iter().map(|b| String::from_utf8(b.to_vec()).unwrap()).collect()
+        v.iter()
+            .map(|b| String::from_utf8(b.to_vec()).unwrap())
+            .collect()
     }
 
     #[test]
@@ -96,7 +98,10 @@ mod tests {
         assert_eq!(frames(&h.range(0, 5).unwrap()), ["1", "2", "3", "4", "5"]);
         assert_eq!(h.range(5, 5).unwrap().len(), 0);
         assert_eq!(frames(&h.range(1, 3).unwrap()), ["2", "3"]);
-        assert!(h.range(6, 5).is_none(), "a client ahead of the server cannot resume");
+        assert!(
+            h.range(6, 5).is_none(),
+            "a client ahead of the server cannot resume"
+        );
         assert!(h.range(4, 9).is_none(), "cannot replay what was not sent");
     }
 

@@ -146,14 +146,16 @@ impl PublicationHandler for RoomMessageHub {
             });
         }
         let before = local.subscribers.len();
-        local.subscribers.retain(|s| match s.send_frame(p.frame.clone()) {
-            Queued::Yes => true,
-            Queued::Overflow => {
-                self.metrics.slow_consumers.increment(1);
-                false
-            }
-            Queued::Closed => false,
-        });
+        local
+            .subscribers
+            .retain(|s| match s.send_frame(p.frame.clone()) {
+                Queued::Yes => true,
+                Queued::Overflow => {
+                    self.metrics.slow_consumers.increment(1);
+                    false
+                }
+                Queued::Closed => false,
+            });
         self.metrics.deliveries.increment(before as u64);
         if matches!(*p.event, RoomEvent::RoomDeleted {}) {
             local.deleted = true;

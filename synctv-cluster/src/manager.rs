@@ -229,7 +229,11 @@ impl ClusterManager {
         let last = {
             let mut local = g.room.lock();
             local.remove_subscriber(conn);
-            match local.state.as_mut().and_then(|s| s.members.get_mut(&user.user_id)) {
+            match local
+                .state
+                .as_mut()
+                .and_then(|s| s.members.get_mut(&user.user_id))
+            {
                 Some(m) if m.connections > 1 => {
                     m.connections -= 1;
                     false
@@ -271,7 +275,11 @@ impl RoomGuard {
             return Ok(true);
         }
         let inner = &self.mgr.inner;
-        let Some(state) = inner.store.load_room_state(&self.id, inner.recent_chat).await? else {
+        let Some(state) = inner
+            .store
+            .load_room_state(&self.id, inner.recent_chat)
+            .await?
+        else {
             return Ok(false);
         };
         let position = inner.broker.position(&self.id).await?;
@@ -292,8 +300,18 @@ impl RoomGuard {
 
     /// Publish an event of this room; returns its `seq`. Call after persisting its effects.
     pub async fn publish(&self, event: RoomEvent) -> Result<u64> {
+        self.publish_at(event, synctv_core::time::now_ms()).await
+    }
+
+    /// `publish` with the event time given (so a stored row and its event agree on it).
+    pub async fn publish_at(&self, event: RoomEvent, ts_ms: u64) -> Result<u64> {
         let inner = &self.mgr.inner;
-        let draft = EventDraft::new(inner.node.node_id.clone(), event);
+        let draft = EventDraft {
+            event_id: synctv_core::ids::EventId::generate(),
+            origin_node: inner.node.node_id.clone(),
+            ts_ms,
+            event,
+        };
         let p = inner.broker.publish(&self.id, draft).await?;
         inner.metrics.events_published.increment(1);
         Ok(p.seq)

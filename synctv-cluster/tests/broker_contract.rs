@@ -15,7 +15,10 @@ struct Recorder(Mutex<Vec<(RoomId, u64, Bytes)>>);
 
 impl PublicationHandler for Recorder {
     fn handle(&self, room: &RoomId, p: &Publication) {
-        self.0.lock().unwrap().push((room.clone(), p.seq, p.frame.clone()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((room.clone(), p.seq, p.frame.clone()));
     }
 }
 
@@ -83,7 +86,11 @@ async fn contract_concurrent_publishers_stay_ordered(b: Arc<dyn Broker>, rec: Ar
         t.await.unwrap();
     }
     let seqs = rec.seqs(&room);
-    assert_eq!(seqs, (1..=400).collect::<Vec<u64>>(), "delivered once each, in seq order");
+    assert_eq!(
+        seqs,
+        (1..=400).collect::<Vec<u64>>(),
+        "delivered once each, in seq order"
+    );
 }
 
 async fn contract_history_replays_exactly_the_gap(b: Arc<dyn Broker>) {
@@ -96,7 +103,10 @@ async fn contract_history_replays_exactly_the_gap(b: Arc<dyn Broker>) {
     let epoch = b.position(&room).await.unwrap().epoch;
     let got = b.history(&room, &epoch, 2, 6).await.unwrap().unwrap();
     assert_eq!(got, frames[2..6].to_vec());
-    assert_eq!(b.history(&room, &epoch, 6, 6).await.unwrap().unwrap().len(), 0);
+    assert_eq!(
+        b.history(&room, &epoch, 6, 6).await.unwrap().unwrap().len(),
+        0
+    );
     let other = Epoch::from("not-this-one");
     assert!(b.history(&room, &other, 2, 6).await.unwrap().is_none());
     assert!(b.history(&room, &epoch, 7, 6).await.unwrap().is_none());
@@ -111,7 +121,14 @@ async fn contract_history_is_bounded(b: Arc<dyn Broker>) {
     }
     let epoch = b.position(&room).await.unwrap().epoch;
     assert!(b.history(&room, &epoch, 5, 10).await.unwrap().is_none());
-    assert_eq!(b.history(&room, &epoch, 6, 10).await.unwrap().unwrap().len(), 4);
+    assert_eq!(
+        b.history(&room, &epoch, 6, 10)
+            .await
+            .unwrap()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 #[tokio::test]
@@ -144,7 +161,13 @@ async fn local_history_is_bounded() {
 #[tokio::test]
 async fn local_idle_streams_are_forgotten_and_get_a_new_epoch() {
     let rec = Arc::new(Recorder::default());
-    let broker = LocalBroker::new(HistoryLimits { size: 10, ttl_ms: 1 }, rec);
+    let broker = LocalBroker::new(
+        HistoryLimits {
+            size: 10,
+            ttl_ms: 1,
+        },
+        rec,
+    );
     let room = RoomId::generate();
     broker.subscribe(&room).await.unwrap();
     broker.publish(&room, draft()).await.unwrap();
@@ -154,7 +177,11 @@ async fn local_idle_streams_are_forgotten_and_get_a_new_epoch() {
     assert_eq!(broker.stream_count(), 1, "a subscribed stream is kept");
     broker.unsubscribe(&room).await.unwrap();
     broker.sweep(far_future);
-    assert_eq!(broker.stream_count(), 0, "an unsubscribed, expired stream costs nothing");
+    assert_eq!(
+        broker.stream_count(),
+        0,
+        "an unsubscribed, expired stream costs nothing"
+    );
     let after = broker.position(&room).await.unwrap();
     assert_ne!(after.epoch, before.epoch);
     assert_eq!(after.seq, 0);
@@ -163,11 +190,25 @@ async fn local_idle_streams_are_forgotten_and_get_a_new_epoch() {
 #[tokio::test]
 async fn local_unsubscribed_stream_keeps_history_until_ttl() {
     let rec = Arc::new(Recorder::default());
-    let broker = LocalBroker::new(HistoryLimits { size: 10, ttl_ms: 60_000 }, rec);
+    let broker = LocalBroker::new(
+        HistoryLimits {
+            size: 10,
+            ttl_ms: 60_000,
+        },
+        rec,
+    );
     let room = RoomId::generate();
     broker.publish(&room, draft()).await.unwrap();
     broker.sweep(synctv_core::time::now_ms());
     let pos = broker.position(&room).await.unwrap();
     assert_eq!(pos.seq, 1, "recent history keeps the stream for resumes");
-    assert_eq!(broker.history(&room, &pos.epoch, 0, 1).await.unwrap().unwrap().len(), 1);
+    assert_eq!(
+        broker
+            .history(&room, &pos.epoch, 0, 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .len(),
+        1
+    );
 }

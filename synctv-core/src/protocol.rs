@@ -110,7 +110,10 @@ impl ClientFrame {
             Ok(e) => e,
             Err(e) => {
                 let (code, message) = if e.is_data() {
-                    (code::INVALID_FRAME, "a frame must be a JSON object".to_string())
+                    (
+                        code::INVALID_FRAME,
+                        "a frame must be a JSON object".to_string(),
+                    )
                 } else {
                     (code::INVALID_JSON, format!("malformed JSON: {e}"))
                 };
@@ -214,7 +217,9 @@ mod tests {
         assert_eq!(f.r#ref, Some(FrameRef::Text("a1".into())));
         assert_eq!(f.request, Ok(ClientRequest::Chat { text: "hi".into() }));
 
-        let f = ClientFrame::parse(r#"{"type":"playback","action":"seek","position_ms":5,"base_version":2}"#);
+        let f = ClientFrame::parse(
+            r#"{"type":"playback","action":"seek","position_ms":5,"base_version":2}"#,
+        );
         match f.request.unwrap() {
             ClientRequest::Playback(c) => {
                 assert_eq!(c.action, PlaybackAction::Seek);
@@ -226,7 +231,12 @@ mod tests {
 
         let f = ClientFrame::parse(r#"{"type":"ping","client_time_ms":12,"ref":7}"#);
         assert_eq!(f.r#ref, Some(FrameRef::Number(7.into())));
-        assert_eq!(f.request, Ok(ClientRequest::Ping { client_time_ms: Some(12) }));
+        assert_eq!(
+            f.request,
+            Ok(ClientRequest::Ping {
+                client_time_ms: Some(12)
+            })
+        );
     }
 
     #[test]
@@ -238,8 +248,14 @@ mod tests {
         assert_eq!(code_of(r#"{"type":"dance"}"#), code::UNKNOWN_TYPE);
         assert_eq!(code_of(r#"{"type":"chat"}"#), code::INVALID_FRAME);
         assert_eq!(code_of(r#"{"type":"chat","text":5}"#), code::INVALID_FRAME);
-        assert_eq!(code_of(r#"{"type":"playback","action":"explode"}"#), code::INVALID_FRAME);
-        assert_eq!(code_of(r#"{"type":"chat","text":"x","ref":{}}"#), code::INVALID_FRAME);
+        assert_eq!(
+            code_of(r#"{"type":"playback","action":"explode"}"#),
+            code::INVALID_FRAME
+        );
+        assert_eq!(
+            code_of(r#"{"type":"chat","text":"x","ref":{}}"#),
+            code::INVALID_FRAME
+        );
     }
 
     #[test]
@@ -252,15 +268,32 @@ mod tests {
     #[test]
     fn server_frames_have_contract_shapes() {
         let r = FrameRef::Text("x".into());
-        let v: Value = serde_json::from_slice(&ServerFrame::Ack { r#ref: &r, seq: Some(3) }.encode()).unwrap();
+        let v: Value = serde_json::from_slice(
+            &ServerFrame::Ack {
+                r#ref: &r,
+                seq: Some(3),
+            }
+            .encode(),
+        )
+        .unwrap();
         assert_eq!(v, json!({"type":"ack","ref":"x","seq":3}));
         let v: Value = serde_json::from_slice(
-            &ServerFrame::Error { code: "forbidden", message: "no", r#ref: None }.encode(),
+            &ServerFrame::Error {
+                code: "forbidden",
+                message: "no",
+                r#ref: None,
+            }
+            .encode(),
         )
         .unwrap();
         assert_eq!(v, json!({"type":"error","code":"forbidden","message":"no"}));
-        let v: Value =
-            serde_json::from_slice(&ServerFrame::Shutdown { reconnect_after_ms: 5 }.encode()).unwrap();
+        let v: Value = serde_json::from_slice(
+            &ServerFrame::Shutdown {
+                reconnect_after_ms: 5,
+            }
+            .encode(),
+        )
+        .unwrap();
         assert_eq!(v, json!({"type":"shutdown","reconnect_after_ms":5}));
         let room = RawValue::from_string("{\"room_id\":\"r\"}".into()).unwrap();
         let node = NodeId::from("n");

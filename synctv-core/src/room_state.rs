@@ -102,7 +102,9 @@ impl RoomState {
                     self.playlist.push(movie.clone());
                 }
             }
-            RoomEvent::MovieRemoved { movie_id } => self.playlist.retain(|m| &m.movie_id != movie_id),
+            RoomEvent::MovieRemoved { movie_id } => {
+                self.playlist.retain(|m| &m.movie_id != movie_id)
+            }
             RoomEvent::RoomUpdated { room } => self.info = room.info.clone(),
             RoomEvent::RoomDeleted {} => {}
             RoomEvent::MemberUpdated(u) => {
@@ -196,7 +198,11 @@ mod tests {
         for n in 0..5 {
             s.apply(&chat(n), u64::from(n));
         }
-        let texts: Vec<_> = s.recent_chat.iter().map(|c| c.message.text.as_str()).collect();
+        let texts: Vec<_> = s
+            .recent_chat
+            .iter()
+            .map(|c| c.message.text.as_str())
+            .collect();
         assert_eq!(texts, ["3", "4"]);
     }
 
@@ -227,8 +233,18 @@ mod tests {
             url: "https://x/y".into(),
             title: "t".into(),
         };
-        s.apply(&RoomEvent::MovieAdded { movie: movie.clone() }, 0);
-        s.apply(&RoomEvent::MovieAdded { movie: movie.clone() }, 0);
+        s.apply(
+            &RoomEvent::MovieAdded {
+                movie: movie.clone(),
+            },
+            0,
+        );
+        s.apply(
+            &RoomEvent::MovieAdded {
+                movie: movie.clone(),
+            },
+            0,
+        );
         assert_eq!(s.playlist.len(), 1);
         let pb = PlaybackState {
             movie_id: Some(movie.movie_id.clone()),
@@ -243,7 +259,12 @@ mod tests {
             0,
         );
         assert_eq!(s.playback, pb);
-        s.apply(&RoomEvent::MovieRemoved { movie_id: movie.movie_id }, 0);
+        s.apply(
+            &RoomEvent::MovieRemoved {
+                movie_id: movie.movie_id,
+            },
+            0,
+        );
         assert!(s.playlist.is_empty());
     }
 

@@ -79,8 +79,11 @@ impl Broker for LocalBroker {
             frame: draft.encode(s.seq),
             event: Arc::new(draft.event),
         };
-        s.history
-            .push(publication.seq, publication.ts_ms, publication.frame.clone());
+        s.history.push(
+            publication.seq,
+            publication.ts_ms,
+            publication.frame.clone(),
+        );
         self.handler.handle(room, &publication);
         Ok(publication)
     }

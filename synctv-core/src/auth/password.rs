@@ -36,7 +36,10 @@ impl PasswordHasher {
     /// made with older settings keep verifying.
     pub fn verify(&self, password: &str, phc: &str) -> Result<bool> {
         let parsed = PasswordHash::new(phc).map_err(|e| Error::PasswordHash(e.to_string()))?;
-        Ok(self.argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        Ok(self
+            .argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     }
 }
 
@@ -57,6 +60,11 @@ mod tests {
     #[test]
     fn hashes_made_with_other_params_still_verify() {
         let phc = PasswordHasher::new(2048).unwrap().hash("pw").unwrap();
-        assert!(PasswordHasher::new(1024).unwrap().verify("pw", &phc).unwrap());
+        assert!(
+            PasswordHasher::new(1024)
+                .unwrap()
+                .verify("pw", &phc)
+                .unwrap()
+        );
     }
 }

@@ -68,8 +68,16 @@ impl Config {
             }
         };
         let s = &self.server;
-        check(s.shutdown_drain_secs <= 3600, "server.shutdown_drain_secs", "must be at most 3600");
-        check(s.max_body_bytes >= 1024, "server.max_body_bytes", "must be at least 1024");
+        check(
+            s.shutdown_drain_secs <= 3600,
+            "server.shutdown_drain_secs",
+            "must be at most 3600",
+        );
+        check(
+            s.max_body_bytes >= 1024,
+            "server.max_body_bytes",
+            "must be at least 1024",
+        );
 
         let db = &self.database;
         check(
@@ -77,8 +85,16 @@ impl Config {
             "database.url",
             "must start with sqlite:, postgres:// or postgresql://",
         );
-        check(db.max_connections >= 1, "database.max_connections", "must be at least 1");
-        check(db.acquire_timeout_secs >= 1, "database.acquire_timeout_secs", "must be at least 1");
+        check(
+            db.max_connections >= 1,
+            "database.max_connections",
+            "must be at least 1",
+        );
+        check(
+            db.acquire_timeout_secs >= 1,
+            "database.acquire_timeout_secs",
+            "must be at least 1",
+        );
 
         let r = &self.redis;
         if r.enabled() {
@@ -113,7 +129,11 @@ impl Config {
             "auth.jwt_secret",
             "must be at least 32 characters",
         );
-        check(a.token_ttl_secs >= 60, "auth.token_ttl_secs", "must be at least 60");
+        check(
+            a.token_ttl_secs >= 60,
+            "auth.token_ttl_secs",
+            "must be at least 60",
+        );
         check(
             (1..=128).contains(&a.min_password_len),
             "auth.min_password_len",
@@ -126,14 +146,26 @@ impl Config {
         );
 
         let w = &self.ws;
-        check(w.read_buffer_bytes >= 512, "ws.read_buffer_bytes", "must be at least 512");
+        check(
+            w.read_buffer_bytes >= 512,
+            "ws.read_buffer_bytes",
+            "must be at least 512",
+        );
         check(
             (1024..=16 << 20).contains(&w.max_message_bytes),
             "ws.max_message_bytes",
             "must be between 1024 and 16777216",
         );
-        check(w.send_queue_len >= 1, "ws.send_queue_len", "must be at least 1");
-        check(w.heartbeat_interval_secs >= 1, "ws.heartbeat_interval_secs", "must be at least 1");
+        check(
+            w.send_queue_len >= 1,
+            "ws.send_queue_len",
+            "must be at least 1",
+        );
+        check(
+            w.heartbeat_interval_secs >= 1,
+            "ws.heartbeat_interval_secs",
+            "must be at least 1",
+        );
         check(
             w.idle_timeout_secs > w.heartbeat_interval_secs,
             "ws.idle_timeout_secs",
@@ -141,7 +173,11 @@ impl Config {
         );
         check(w.rate_per_sec >= 1, "ws.rate_per_sec", "must be at least 1");
         check(w.rate_burst >= 1, "ws.rate_burst", "must be at least 1");
-        check(w.max_rate_violations >= 1, "ws.max_rate_violations", "must be at least 1");
+        check(
+            w.max_rate_violations >= 1,
+            "ws.max_rate_violations",
+            "must be at least 1",
+        );
 
         let rm = &self.rooms;
         check(
@@ -149,16 +185,52 @@ impl Config {
             "rooms.history_size",
             "must be between 1 and 1000000",
         );
-        check(rm.history_ttl_secs >= 1, "rooms.history_ttl_secs", "must be at least 1");
-        check(rm.recent_chat <= 1000, "rooms.recent_chat", "must be at most 1000");
-        check(rm.max_chat_len >= 1, "rooms.max_chat_len", "must be at least 1");
-        check(rm.max_name_len >= 1, "rooms.max_name_len", "must be at least 1");
-        check(rm.max_movie_url_len >= 16, "rooms.max_movie_url_len", "must be at least 16");
-        check(rm.max_movie_title_len >= 1, "rooms.max_movie_title_len", "must be at least 1");
-        check(rm.max_playlist_len >= 1, "rooms.max_playlist_len", "must be at least 1");
-        check(rm.sweep_interval_secs >= 1, "rooms.sweep_interval_secs", "must be at least 1");
+        check(
+            rm.history_ttl_secs >= 1,
+            "rooms.history_ttl_secs",
+            "must be at least 1",
+        );
+        check(
+            rm.recent_chat <= 1000,
+            "rooms.recent_chat",
+            "must be at most 1000",
+        );
+        check(
+            rm.max_chat_len >= 1,
+            "rooms.max_chat_len",
+            "must be at least 1",
+        );
+        check(
+            rm.max_name_len >= 1,
+            "rooms.max_name_len",
+            "must be at least 1",
+        );
+        check(
+            rm.max_movie_url_len >= 16,
+            "rooms.max_movie_url_len",
+            "must be at least 16",
+        );
+        check(
+            rm.max_movie_title_len >= 1,
+            "rooms.max_movie_title_len",
+            "must be at least 1",
+        );
+        check(
+            rm.max_playlist_len >= 1,
+            "rooms.max_playlist_len",
+            "must be at least 1",
+        );
+        check(
+            rm.sweep_interval_secs >= 1,
+            "rooms.sweep_interval_secs",
+            "must be at least 1",
+        );
 
-        check(self.limits.max_connections >= 1, "limits.max_connections", "must be at least 1");
+        check(
+            self.limits.max_connections >= 1,
+            "limits.max_connections",
+            "must be at least 1",
+        );
         check(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format",
@@ -202,7 +274,10 @@ fn describe(err: figment::Error) -> Error {
             let key = e.path.join(".");
             let source = match e.metadata.as_ref() {
                 Some(m) if m.name.contains("environment") => {
-                    format!(" (from environment variable SYNCTV__{})", key.to_uppercase().replace('.', "__"))
+                    format!(
+                        " (from environment variable SYNCTV__{})",
+                        key.to_uppercase().replace('.', "__")
+                    )
                 }
                 Some(m) => match &m.source {
                     Some(src) => format!(" (from {} {src})", m.name),
@@ -268,7 +343,10 @@ mod tests {
     #[test]
     fn env_overrides_file() {
         Jail::expect_with(|jail| {
-            jail.create_file("c.yaml", "server:\n  bind: 127.0.0.1:9000\n  shutdown_drain_secs: 3\n")?;
+            jail.create_file(
+                "c.yaml",
+                "server:\n  bind: 127.0.0.1:9000\n  shutdown_drain_secs: 3\n",
+            )?;
             jail.set_env("SYNCTV__SERVER__BIND", "127.0.0.1:9100");
             jail.set_env("SYNCTV__CLUSTER__NODE_NAME", "node-a");
             let c = load("c.yaml", true).unwrap();
@@ -324,7 +402,10 @@ mod tests {
     #[test]
     fn sample_secret_refused_with_shared_database() {
         Jail::expect_with(|jail| {
-            jail.set_env("SYNCTV__DATABASE__URL", "postgres://postgres@127.0.0.1/synctv");
+            jail.set_env(
+                "SYNCTV__DATABASE__URL",
+                "postgres://postgres@127.0.0.1/synctv",
+            );
             let msg = config_err(load("x.yaml", false));
             assert!(msg.contains("auth.jwt_secret"), "{msg}");
             jail.set_env("SYNCTV__AUTH__JWT_SECRET", SAMPLE_JWT_SECRET);

@@ -200,7 +200,9 @@ mod tests {
             movie_id: Some(MovieId::from("m1")),
             ..cmd(PlaybackAction::SetMovie)
         };
-        PlaybackState::default().apply(&set, 1_000, |_| true).unwrap()
+        PlaybackState::default()
+            .apply(&set, 1_000, |_| true)
+            .unwrap()
     }
 
     #[test]
@@ -208,11 +210,15 @@ mod tests {
         let s = with_movie();
         assert_eq!(s.version, 1);
         assert!(!s.playing);
-        let playing = s.apply(&cmd(PlaybackAction::Play), 2_000, |_| true).unwrap();
+        let playing = s
+            .apply(&cmd(PlaybackAction::Play), 2_000, |_| true)
+            .unwrap();
         assert!(playing.playing);
         assert_eq!(playing.position_ms, 0);
         assert_eq!(playing.position_at(5_000), 3_000);
-        let paused = playing.apply(&cmd(PlaybackAction::Pause), 6_000, |_| true).unwrap();
+        let paused = playing
+            .apply(&cmd(PlaybackAction::Pause), 6_000, |_| true)
+            .unwrap();
         assert!(!paused.playing);
         assert_eq!(paused.position_ms, 4_000);
         assert_eq!(paused.version, 3);
@@ -221,7 +227,9 @@ mod tests {
 
     #[test]
     fn rate_rebases_position() {
-        let s = with_movie().apply(&cmd(PlaybackAction::Play), 0, |_| true).unwrap();
+        let s = with_movie()
+            .apply(&cmd(PlaybackAction::Play), 0, |_| true)
+            .unwrap();
         let fast = PlaybackCommand {
             rate: Some(2.0),
             ..cmd(PlaybackAction::Rate)
@@ -240,7 +248,10 @@ mod tests {
         };
         assert_eq!(
             s.apply(&stale, 0, |_| true),
-            Err(PlaybackError::VersionConflict { base: 0, current: 1 })
+            Err(PlaybackError::VersionConflict {
+                base: 0,
+                current: 1
+            })
         );
         let fresh = PlaybackCommand {
             base_version: Some(1),
@@ -252,8 +263,15 @@ mod tests {
     #[test]
     fn controls_need_a_current_movie() {
         let s = PlaybackState::default();
-        for a in [PlaybackAction::Play, PlaybackAction::Pause, PlaybackAction::Rate] {
-            assert_eq!(s.apply(&cmd(a), 0, |_| true), Err(PlaybackError::NoCurrentMovie));
+        for a in [
+            PlaybackAction::Play,
+            PlaybackAction::Pause,
+            PlaybackAction::Rate,
+        ] {
+            assert_eq!(
+                s.apply(&cmd(a), 0, |_| true),
+                Err(PlaybackError::NoCurrentMovie)
+            );
         }
     }
 
@@ -274,7 +292,10 @@ mod tests {
         let s = with_movie();
         assert!(matches!(
             s.apply(&cmd(PlaybackAction::Seek), 0, |_| true),
-            Err(PlaybackError::Invalid { field: "position_ms", .. })
+            Err(PlaybackError::Invalid {
+                field: "position_ms",
+                ..
+            })
         ));
         let bad_rate = PlaybackCommand {
             rate: Some(f64::NAN),

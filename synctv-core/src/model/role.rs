@@ -145,14 +145,18 @@ mod tests {
     #[test]
     fn explicit_grants_replace_role_defaults() {
         let s = RoomSettings::default();
-        let muted: Permissions = [Permission::Playback, Permission::Playlist].into_iter().collect();
+        let muted: Permissions = [Permission::Playback, Permission::Playlist]
+            .into_iter()
+            .collect();
         assert!(!allowed(Role::Member, Some(muted), &s, Permission::Chat));
         assert!(allowed(Role::Member, Some(muted), &s, Permission::Playback));
     }
 
     #[test]
     fn permissions_round_trip_as_names() {
-        let p: Permissions = [Permission::Chat, Permission::Playlist].into_iter().collect();
+        let p: Permissions = [Permission::Chat, Permission::Playlist]
+            .into_iter()
+            .collect();
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(json, r#"["chat","playlist"]"#);
         assert_eq!(serde_json::from_str::<Permissions>(&json).unwrap(), p);
@@ -161,7 +165,9 @@ mod tests {
 
     #[test]
     fn roles_are_ordered() {
-        assert!(Role::Guest < Role::Member && Role::Member < Role::Admin && Role::Admin < Role::Owner);
+        assert!(
+            Role::Guest < Role::Member && Role::Member < Role::Admin && Role::Admin < Role::Owner
+        );
         assert_eq!(Role::parse("admin"), Some(Role::Admin));
         assert_eq!(Role::parse("root"), None);
     }

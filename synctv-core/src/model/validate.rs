@@ -45,7 +45,10 @@ pub fn display_text(field: &'static str, s: &str, max: usize) -> Result<String> 
         return Err(Error::invalid(field, "must not be empty"));
     }
     if t.chars().count() > max {
-        return Err(Error::invalid(field, format!("must be at most {max} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if has_control(t) {
         return Err(Error::invalid(field, "must not contain control characters"));
@@ -60,10 +63,16 @@ pub fn chat_text(s: &str, max: usize) -> Result<String> {
         return Err(Error::invalid("text", "must not be empty"));
     }
     if s.chars().count() > max {
-        return Err(Error::invalid("text", format!("must be at most {max} characters")));
+        return Err(Error::invalid(
+            "text",
+            format!("must be at most {max} characters"),
+        ));
     }
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid("text", "must not contain control characters"));
+        return Err(Error::invalid(
+            "text",
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_string())
 }
@@ -72,7 +81,10 @@ pub fn chat_text(s: &str, max: usize) -> Result<String> {
 pub fn movie_url(s: &str, max: usize) -> Result<String> {
     let s = s.trim();
     if s.len() > max {
-        return Err(Error::invalid("url", format!("must be at most {max} bytes")));
+        return Err(Error::invalid(
+            "url",
+            format!("must be at most {max} bytes"),
+        ));
     }
     let parsed = url::Url::parse(s).map_err(|e| Error::invalid("url", e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
@@ -103,7 +115,10 @@ mod tests {
 
     #[test]
     fn display_texts_are_trimmed() {
-        assert_eq!(display_text("name", "  Movie night ", 100).unwrap(), "Movie night");
+        assert_eq!(
+            display_text("name", "  Movie night ", 100).unwrap(),
+            "Movie night"
+        );
         assert!(display_text("name", "   ", 100).is_err());
         assert!(display_text("name", &"x".repeat(101), 100).is_err());
     }

@@ -4,10 +4,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Page, PageRequest, Store, to_i64, to_u64};
+use crate::Result;
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::model::ChatMessage;
 use crate::room_state::ChatEntry;
-use crate::Result;
 
 fn entry_from_row(r: &AnyRow) -> Result<ChatEntry> {
     Ok(ChatEntry {

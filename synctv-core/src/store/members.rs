@@ -94,6 +94,8 @@ impl Store {
         if n == 0 {
             return Err(Error::not_found("member"));
         }
-        self.get_member(room, user).await?.ok_or(Error::not_found("member"))
+        self.get_member(room, user)
+            .await?
+            .ok_or(Error::not_found("member"))
     }
 }

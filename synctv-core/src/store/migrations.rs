@@ -7,11 +7,31 @@ use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "users", include_str!("../../../migrations/0001_users.sql")),
-    (2, "rooms", include_str!("../../../migrations/0002_rooms.sql")),
-    (3, "room members", include_str!("../../../migrations/0003_room_members.sql")),
-    (4, "movies", include_str!("../../../migrations/0004_movies.sql")),
-    (5, "playback", include_str!("../../../migrations/0005_playback.sql")),
+    (
+        1,
+        "users",
+        include_str!("../../../migrations/0001_users.sql"),
+    ),
+    (
+        2,
+        "rooms",
+        include_str!("../../../migrations/0002_rooms.sql"),
+    ),
+    (
+        3,
+        "room members",
+        include_str!("../../../migrations/0003_room_members.sql"),
+    ),
+    (
+        4,
+        "movies",
+        include_str!("../../../migrations/0004_movies.sql"),
+    ),
+    (
+        5,
+        "playback",
+        include_str!("../../../migrations/0005_playback.sql"),
+    ),
     (6, "chat", include_str!("../../../migrations/0006_chat.sql")),
 ];
 

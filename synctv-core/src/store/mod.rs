@@ -1,6 +1,6 @@
 //! Storage over sqlx's `Any` driver: PostgreSQL for clusters, SQLite (bundled, a file under
 //! the data directory) as the embedded default. One set of portable SQL serves both: `$N`
-//! placeholders, TEXT ids, BIGINT millisecond times, BOOLEAN and DOUBLE PRECISION columns.
+//! placeholders, TEXT ids, BIGINT millisecond times and 0/1 flags, DOUBLE PRECISION rates.
 //!
 //! Each table has its own file with an `impl Store` block. The store does not serialize
 //! writes per room; callers that need "write, then publish" ordering hold the room lock of

@@ -17,7 +17,13 @@ fn movie_from_row(r: &AnyRow) -> Result<Movie> {
 }
 
 impl Store {
-    pub async fn add_movie(&self, room: &RoomId, url: &str, title: &str, by: &UserId) -> Result<Movie> {
+    pub async fn add_movie(
+        &self,
+        room: &RoomId,
+        url: &str,
+        title: &str,
+        by: &UserId,
+    ) -> Result<Movie> {
         let movie = Movie {
             movie_id: MovieId::generate(),
             url: url.to_string(),

@@ -1,11 +1,25 @@
 //! The playback state row of each room.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Store, to_i64, to_u64};
 use crate::ids::{MovieId, RoomId, UserId};
 use crate::model::PlaybackState;
 use crate::{Error, Result};
+
+/// Read the playback columns (`movie_id, playing, position_ms, rate, updated_at_ms, version`).
+pub(super) fn playback_from_row(r: &AnyRow) -> Result<PlaybackState> {
+    let movie: Option<String> = r.try_get("movie_id")?;
+    Ok(PlaybackState {
+        movie_id: movie.map(MovieId::from),
+        playing: r.try_get::<i64, _>("playing")? != 0,
+        position_ms: to_u64(r.try_get("position_ms")?),
+        rate: r.try_get("rate")?,
+        updated_at_ms: to_u64(r.try_get("updated_at_ms")?),
+        version: to_u64(r.try_get("version")?),
+    })
+}
 
 impl Store {
     pub async fn get_playback(&self, room: &RoomId) -> Result<PlaybackState> {
@@ -17,15 +31,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?
         .ok_or(Error::not_found("room"))?;
-        let movie: Option<String> = r.try_get("movie_id")?;
-        Ok(PlaybackState {
-            movie_id: movie.map(MovieId::from),
-            playing: r.try_get("playing")?,
-            position_ms: to_u64(r.try_get("position_ms")?),
-            rate: r.try_get("rate")?,
-            updated_at_ms: to_u64(r.try_get("updated_at_ms")?),
-            version: to_u64(r.try_get("version")?),
-        })
+        playback_from_row(&r)
     }
 
     /// Persist a new playback state (callers hold the room lock, so versions only grow).
@@ -38,7 +44,7 @@ impl Store {
         )
         .bind(room.as_str())
         .bind(s.movie_id.as_ref().map(MovieId::as_str))
-        .bind(s.playing)
+        .bind(i64::from(s.playing))
         .bind(to_i64(s.position_ms))
         .bind(s.rate)
         .bind(to_i64(s.updated_at_ms))

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::playback::playback_from_row;
 use super::{Page, PageRequest, Store, to_i64, to_u64};
 use crate::ids::{RoomId, UserId};
 use crate::model::{PlaybackState, Role, RoomRecord, RoomSettings};
@@ -63,7 +64,7 @@ impl Store {
         .bind(room.owner_id.as_str())
         .bind(room.password_hash.as_deref())
         .bind(settings_json)
-        .bind(room.settings.hidden)
+        .bind(i64::from(room.settings.hidden))
         .bind(to_i64(now))
         .execute(&mut *tx)
         .await?;
@@ -73,7 +74,7 @@ impl Store {
              VALUES ($1, NULL, $2, 0, $3, $4, 0)",
         )
         .bind(room.room_id.as_str())
-        .bind(pb.playing)
+        .bind(i64::from(pb.playing))
         .bind(pb.rate)
         .bind(to_i64(pb.updated_at_ms))
         .execute(&mut *tx)
@@ -97,29 +98,41 @@ impl Store {
         let row = sqlx::query(
             "SELECT room_id, name, owner_id, password_hash, settings, created_at_ms
              FROM rooms WHERE room_id = $1",
-        ).bind(id.as_str()).fetch_optional(self.pool()).await?;
+        )
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(room_from_row).transpose()
     }
 
-    /// Non-hidden rooms, newest first.
-    pub async fn list_public_rooms(&self, page: PageRequest) -> Result<Page<RoomRecord>> {
+    /// Non-hidden rooms with their playback, newest first.
+    pub async fn list_public_rooms(
+        &self,
+        page: PageRequest,
+    ) -> Result<Page<(RoomRecord, PlaybackState)>> {
         let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM rooms WHERE hidden = $1")
-            .bind(false)
+            .bind(0_i64)
             .fetch_one(self.pool())
             .await?
             .try_get("n")?;
         let rows = sqlx::query(
-            "SELECT room_id, name, owner_id, password_hash, settings, created_at_ms
-             FROM rooms WHERE hidden = $1
-             ORDER BY created_at_ms DESC, room_id DESC LIMIT $2 OFFSET $3",
+            "SELECT r.room_id, r.name, r.owner_id, r.password_hash, r.settings, r.created_at_ms,
+                    p.movie_id, p.playing, p.position_ms, p.rate, p.updated_at_ms, p.version
+             FROM rooms r JOIN playback_states p ON p.room_id = r.room_id
+             WHERE r.hidden = $1
+             ORDER BY r.created_at_ms DESC, r.room_id DESC LIMIT $2 OFFSET $3",
         )
-            .bind(false)
-            .bind(page.limit())
-            .bind(page.offset())
-            .fetch_all(self.pool())
-            .await?;
+        .bind(0_i64)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| Ok((room_from_row(r)?, playback_from_row(r)?)))
+            .collect::<Result<_>>()?;
         Ok(Page {
-            items: rows.iter().map(room_from_row).collect::<Result<_>>()?,
+            items,
             total: to_u64(total),
         })
     }
@@ -144,7 +157,7 @@ impl Store {
         .bind(&room.name)
         .bind(room.password_hash.as_deref())
         .bind(settings_json)
-        .bind(room.settings.hidden)
+        .bind(i64::from(room.settings.hidden))
         .bind(to_i64(time::now_ms()))
         .execute(self.pool())
         .await?;

@@ -32,10 +32,11 @@ impl Store {
     }
 
     pub async fn find_user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query("SELECT user_id, username, password_hash FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT user_id, username, password_hash FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|r| {
             Ok(UserRecord {
                 user_id: UserId::from(r.try_get::<String, _>("user_id")?),

@@ -1,0 +1,44 @@
+//! `/api/rooms/{room_id}/members`: durable memberships (roles and explicit permissions).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use synctv_core::ids::{RoomId, UserId};
+use synctv_core::model::Member;
+
+use crate::error::Result;
+use crate::extract::{Actor, JsonBody, Paging, RoomPassword, page_json};
+use crate::service::access;
+use crate::service::admin::{self, MemberPatch};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/rooms/{room_id}/members", get(list))
+        .route("/api/rooms/{room_id}/members/{user_id}", patch(update))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(room): Path<String>,
+    RoomPassword(password): RoomPassword,
+    Paging(page): Paging,
+) -> Result<Json<serde_json::Value>> {
+    let room = RoomId::from(room);
+    access::enter(&state, &room, &actor, password.as_deref()).await?;
+    let members = state.store.list_members(&room, page).await?;
+    Ok(Json(page_json(members.items, page, members.total)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((room, user)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<MemberPatch>,
+) -> Result<Json<Member>> {
+    let access = access::room_access(&state, &RoomId::from(room), &actor).await?;
+    Ok(Json(
+        admin::update_member(&state, &access, &UserId::from(user), patch).await?,
+    ))
+}

@@ -1,0 +1,139 @@
+//! Prometheus metrics of one app instance. The recorder is owned by the app (not installed
+//! globally), so several apps in one process (tests) keep separate numbers. Hot-path metrics
+//! are registered once and kept as handles: updating one is an atomic add.
+//!
+//! Names follow Prometheus conventions: counters end in `_total`, durations in `_seconds`.
+
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use synctv_cluster::metrics::ClusterMetrics;
+
+static META: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+pub struct ApiMetrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    /// Handles updated by the cluster layer (connections, events, deliveries).
+    pub cluster: ClusterMetrics,
+    /// Client frames received over WebSocket.
+    pub frames_received: Counter,
+}
+
+impl ApiMetrics {
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ])
+            .expect("bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        let counter = |name: &'static str, help: &'static str| {
+            recorder.describe_counter(
+                KeyName::from_const_str(name),
+                None,
+                SharedString::const_str(help),
+            );
+            recorder.register_counter(&Key::from_static_name(name), &META)
+        };
+        let gauge = |name: &'static str, help: &'static str| {
+            recorder.describe_gauge(
+                KeyName::from_const_str(name),
+                None,
+                SharedString::const_str(help),
+            );
+            recorder.register_gauge(&Key::from_static_name(name), &META)
+        };
+        let cluster = ClusterMetrics {
+            events_published: counter(
+                "synctv_events_published_total",
+                "Room events this node published.",
+            ),
+            deliveries: counter(
+                "synctv_deliveries_total",
+                "Event frames queued to local WebSocket connections.",
+            ),
+            slow_consumers: counter(
+                "synctv_slow_consumer_disconnects_total",
+                "Connections closed because their send queue overflowed.",
+            ),
+            connections_total: counter(
+                "synctv_connections_total",
+                "WebSocket connections accepted since start.",
+            ),
+            connections_active: gauge(
+                "synctv_connections_active",
+                "WebSocket connections open now.",
+            ),
+            rooms_active: gauge("synctv_rooms_active", "Rooms held in memory on this node."),
+        };
+        let frames_received = counter(
+            "synctv_ws_frames_received_total",
+            "Client frames received over WebSocket.",
+        );
+        recorder.describe_counter(
+            KeyName::from_const_str("synctv_ws_errors_total"),
+            None,
+            SharedString::const_str("WebSocket error frames sent, by code."),
+        );
+        recorder.describe_counter(
+            KeyName::from_const_str("synctv_http_requests_total"),
+            None,
+            SharedString::const_str("HTTP requests served, by method, route and status."),
+        );
+        recorder.describe_histogram(
+            KeyName::from_const_str("synctv_http_request_duration_seconds"),
+            None,
+            SharedString::const_str("HTTP request latency."),
+        );
+        let build: Gauge = recorder.register_gauge(
+            &Key::from_parts(
+                "synctv_build_info",
+                vec![Label::new("version", env!("CARGO_PKG_VERSION"))],
+            ),
+            &META,
+        );
+        build.set(1.0);
+        Self {
+            recorder,
+            handle,
+            cluster,
+            frames_received,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    pub fn ws_error(&self, code: &'static str) {
+        let key = Key::from_parts("synctv_ws_errors_total", vec![Label::new("code", code)]);
+        self.recorder.register_counter(&key, &META).increment(1);
+    }
+
+    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = vec![
+            Label::new("method", method.to_string()),
+            Label::new("route", route.to_string()),
+            Label::new("status", status.to_string()),
+        ];
+        let key = Key::from_parts("synctv_http_requests_total", labels);
+        self.recorder.register_counter(&key, &META).increment(1);
+        let key = Key::from_parts(
+            "synctv_http_request_duration_seconds",
+            vec![Label::new("route", route.to_string())],
+        );
+        let h: Histogram = self.recorder.register_histogram(&key, &META);
+        h.record(elapsed.as_secs_f64());
+    }
+}
+
+impl Default for ApiMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

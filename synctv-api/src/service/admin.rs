@@ -1,0 +1,131 @@
+//! Room administration: changing and deleting rooms, and members' roles.
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use synctv_core::event::{MemberUpdate, RoomEvent};
+use synctv_core::ids::UserId;
+use synctv_core::model::{Member, Permissions, Role, RoomObject, SettingsPatch, validate};
+use synctv_core::store::RoomUpdate;
+
+use super::access::Access;
+use super::{hash_password, room_object};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH /api/rooms/{id}`: absent fields stay; `"password": null` or `""` removes it.
+#[derive(Debug, Default, Deserialize)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub password: Option<Option<String>>,
+    pub settings: Option<SettingsPatch>,
+}
+
+pub async fn update_room(
+    state: &AppState,
+    access: &Access,
+    patch: RoomPatch,
+) -> Result<RoomObject> {
+    access.require_admin()?;
+    let mut update = RoomUpdate::default();
+    if let Some(name) = &patch.name {
+        update.name = Some(validate::display_text(
+            "name",
+            name,
+            state.config.rooms.max_name_len,
+        )?);
+    }
+    if let Some(pw) = patch.password {
+        update.password_hash = Some(match pw.filter(|p| !p.is_empty()) {
+            Some(p) => {
+                validate::password(&p, 1)?;
+                Some(hash_password(state, p).await?)
+            }
+            None => None,
+        });
+    }
+    if let Some(sp) = &patch.settings {
+        let mut settings = access.room.settings.clone();
+        settings.apply(sp);
+        update.settings = Some(settings);
+    }
+    let room_id = &access.room.room_id;
+    let g = state.cluster.lock_room(room_id).await;
+    let record = state.store.update_room(room_id, update).await?;
+    let object = room_object(state, &record).await?;
+    g.publish(RoomEvent::RoomUpdated {
+        room: object.clone(),
+    })
+    .await?;
+    Ok(object)
+}
+
+/// Delete the room: connected clients get `room_deleted` and are closed with 4002.
+pub async fn delete_room(state: &AppState, access: &Access) -> Result<()> {
+    access.require_admin()?;
+    let room_id = &access.room.room_id;
+    let g = state.cluster.lock_room(room_id).await;
+    if !state.store.delete_room(room_id).await? {
+        return Err(Error::room_not_found());
+    }
+    g.publish(RoomEvent::RoomDeleted {}).await?;
+    Ok(())
+}
+
+/// `PATCH /api/rooms/{id}/members/{user_id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct MemberPatch {
+    pub role: Option<Role>,
+    /// A list of permission names, or `null` for the role's defaults.
+    #[serde(default, deserialize_with = "double_option")]
+    pub permissions: Option<Option<Permissions>>,
+}
+
+pub async fn update_member(
+    state: &AppState,
+    access: &Access,
+    target: &UserId,
+    patch: MemberPatch,
+) -> Result<Member> {
+    access.require_admin()?;
+    let room_id = &access.room.room_id;
+    let member = state
+        .store
+        .get_member(room_id, target)
+        .await?
+        .ok_or_else(|| Error::not_found("member_not_found", "no such member in this room"))?;
+    if member.role == Role::Owner {
+        return Err(Error::forbidden("the owner's role cannot be changed"));
+    }
+    let role = patch.role.unwrap_or(member.role);
+    if matches!(role, Role::Owner | Role::Guest) {
+        return Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "invalid role: must be admin or member",
+        ));
+    }
+    if access.role != Role::Owner && (member.role == Role::Admin || role == Role::Admin) {
+        return Err(Error::forbidden("only the owner manages admins"));
+    }
+    let permissions = patch.permissions.unwrap_or(member.permissions);
+    let g = state.cluster.lock_room(room_id).await;
+    let updated = state
+        .store
+        .update_member(room_id, target, role, permissions)
+        .await?;
+    g.publish(RoomEvent::MemberUpdated(MemberUpdate {
+        user_id: target.clone(),
+        role,
+        permissions,
+    }))
+    .await?;
+    Ok(updated)
+}

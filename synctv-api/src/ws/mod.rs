@@ -1,0 +1,107 @@
+//! The WebSocket gateway: `GET /api/rooms/{room_id}/ws`.
+//!
+//! Everything that can be refused is refused before the upgrade, as a JSON error with a
+//! status (401 token, 404 room, 403 guests or password, 503 full or draining), so clients
+//! get a readable reason. After the upgrade, [`session`] runs the socket: a reader (this
+//! task) and a writer task fed by the socket's bounded queue.
+
+mod commands;
+mod session;
+mod writer;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde::Deserialize;
+use synctv_core::ids::{Epoch, RoomId};
+use synctv_core::model::Role;
+
+use crate::error::{Error, Result};
+use crate::extract::{Actor, Qs, bearer};
+use crate::service::access;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub(crate) struct WsQuery {
+    token: Option<String>,
+    password: Option<String>,
+    since: Option<String>,
+    epoch: Option<String>,
+}
+
+pub(crate) async fn handler(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Qs(query): Qs<WsQuery>,
+    parts: Parts,
+    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    let actor = Actor::from_token(&state, query.token.as_deref().or_else(|| bearer(&parts)))?;
+    let since = match query
+        .since
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => Some(s.parse::<u64>().map_err(|_| {
+            Error::bad_request("invalid_query", "since must be a non-negative integer")
+        })?),
+    };
+    // `since` without `epoch` is not a resume: the client gets a snapshot.
+    let resume = since.zip(query.epoch.filter(|e| !e.is_empty()).map(Epoch::from));
+    let room = RoomId::from(room);
+    let access = access::enter(&state, &room, &actor, query.password.as_deref()).await?;
+    let upgrade = upgrade.map_err(|r| {
+        Error::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            format!(
+                "this route only accepts WebSocket upgrades ({})",
+                r.body_text()
+            ),
+        )
+    })?;
+    let permit = state.cluster.connections().try_reserve().ok_or_else(|| {
+        if state.is_draining() {
+            Error::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "draining",
+                "this node is shutting down",
+            )
+        } else {
+            Error::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_at_capacity",
+                "this node has no free connection slot",
+            )
+        }
+    })?;
+    if access.role == Role::Member {
+        // A registered user entering for the first time becomes a durable member.
+        state.store.ensure_member(&room, &actor.user_id).await?;
+    }
+    let ws = &state.config.ws;
+    let ctx = session::SessionCtx {
+        room,
+        actor,
+        role: access.role,
+        permissions: access.permissions,
+        resume,
+    };
+    let session_state = state.clone();
+    Ok(upgrade
+        .read_buffer_size(ws.read_buffer_bytes)
+        .write_buffer_size(ws.write_buffer_bytes)
+        .max_write_buffer_size(ws.write_buffer_bytes.max(ws.max_message_bytes) * 4 + (1 << 20))
+        .max_message_size(ws.max_message_bytes)
+        .max_frame_size(ws.max_message_bytes)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
+        .on_upgrade(move |socket| {
+            let tracker = session_state.sessions.clone();
+            tracker.track_future(session::run(session_state, socket, ctx, permit))
+        }))
+}

@@ -1,0 +1,196 @@
+//! One WebSocket session: register the socket, join the room (welcome snapshot, replay),
+//! start the writer, read client frames until either side closes, then clean up (leave the
+//! room, let the writer finish its last writes, free the connection slot) on every path.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::SplitStream;
+use futures_util::{SinkExt, StreamExt};
+use governor::{Quota, RateLimiter};
+use synctv_cluster::connection::{ConnEntry, ConnPermit};
+use synctv_cluster::manager::Joiner;
+use synctv_cluster::outbound::{self, CloseReason, ConnSender};
+use synctv_core::ids::{Epoch, RoomId};
+use synctv_core::model::{Permissions, Role};
+use synctv_core::protocol::{ClientFrame, ServerFrame, close, code, conn_id_string};
+use synctv_core::time::now_ms;
+
+use super::{commands, writer};
+use crate::extract::Actor;
+use crate::state::AppState;
+
+pub(crate) struct SessionCtx {
+    pub room: RoomId,
+    pub actor: Actor,
+    pub role: Role,
+    pub permissions: Option<Permissions>,
+    pub resume: Option<(u64, Epoch)>,
+}
+
+const CLIENT_GONE: CloseReason = CloseReason {
+    code: 1000,
+    reason: "",
+    drain: false,
+};
+const TOO_BIG: CloseReason = CloseReason {
+    code: close::TOO_BIG,
+    reason: "message too big",
+    drain: true,
+};
+const FLOODING: CloseReason = CloseReason {
+    code: close::POLICY,
+    reason: "rate limit exceeded repeatedly",
+    drain: true,
+};
+
+pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, permit: ConnPermit) {
+    let ws = &state.config.ws;
+    let conns = state.cluster.connections();
+    let id = conns.next_id();
+    let (sender, rx) = outbound::channel(id, ws.send_queue_len, now_ms());
+    let ctl = sender.ctl().clone();
+    let slot = permit.register(ConnEntry {
+        sender: sender.clone(),
+        room: ctx.room.clone(),
+        user: ctx.actor.user_id.clone(),
+    });
+    let (mut sink, stream) = socket.split();
+    let joiner = Joiner {
+        user_id: ctx.actor.user_id.clone(),
+        username: ctx.actor.username.clone(),
+        role: ctx.role,
+        permissions: ctx.permissions,
+    };
+    let joined = match state
+        .cluster
+        .join(&ctx.room, joiner, sender.clone(), ctx.resume.clone())
+        .await
+    {
+        Ok(j) => j,
+        Err(e) => {
+            let (code, reason) = match e {
+                synctv_cluster::Error::RoomNotFound => (close::ROOM_DELETED, "room deleted"),
+                other => {
+                    tracing::error!(error = %other, room = %ctx.room, "joining a room failed");
+                    (close::INTERNAL, "internal error")
+                }
+            };
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = sink.send(Message::Close(Some(frame))).await;
+            drop(slot);
+            return;
+        }
+    };
+    let node = &state.cluster.node().node_id;
+    let welcome = ServerFrame::Welcome {
+        conn_id: conn_id_string(node, id),
+        node_id: node,
+        server_time_ms: now_ms(),
+        seq: joined.seq,
+        epoch: &joined.epoch,
+        resumed: joined.resumed,
+        room: &joined.snapshot,
+    }
+    .encode();
+    let mut preamble = Vec::with_capacity(1 + joined.replay.len());
+    preamble.push(welcome);
+    preamble.extend(joined.replay);
+    let grace = Duration::from_millis(ws.close_grace_ms);
+    let writer = tokio::spawn(writer::run(sink, rx, ctl.clone(), preamble, grace));
+
+    read_loop(&state, &ctx, &sender, stream).await;
+
+    ctl.close(CLIENT_GONE); // no-op if a reason was already set
+    if let Err(e) = joined.membership.leave().await {
+        tracing::warn!(error = %e, room = %ctx.room, "leaving a room failed");
+    }
+    drop(sender);
+    let _ = writer.await;
+    drop(slot);
+}
+
+async fn read_loop(
+    state: &AppState,
+    ctx: &SessionCtx,
+    sender: &ConnSender,
+    mut stream: SplitStream<WebSocket>,
+) {
+    let ws = &state.config.ws;
+    let ctl = sender.ctl();
+    let rate = NonZeroU32::new(ws.rate_per_sec).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(ws.rate_burst).unwrap_or(rate);
+    let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+    let mut violations = 0u32;
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = ctl.closed() => return,
+            m = stream.next() => m,
+        };
+        let msg = match msg {
+            None => return,
+            Some(Err(e)) => {
+                if is_too_big(e) {
+                    commands::send_error(
+                        state,
+                        sender,
+                        code::MESSAGE_TOO_BIG,
+                        "message exceeds the size limit",
+                        None,
+                    );
+                    ctl.close(TOO_BIG);
+                }
+                return;
+            }
+            Some(Ok(m)) => m,
+        };
+        ctl.touch(now_ms());
+        match msg {
+            Message::Text(text) => {
+                state.metrics.frames_received.increment(1);
+                if limiter.check().is_err() {
+                    violations += 1;
+                    let r#ref = ClientFrame::parse(text.as_str()).r#ref;
+                    commands::send_error(
+                        state,
+                        sender,
+                        code::RATE_LIMITED,
+                        "too many frames; slow down",
+                        r#ref.as_ref(),
+                    );
+                    if violations >= ws.max_rate_violations {
+                        ctl.close(FLOODING);
+                        return;
+                    }
+                    continue;
+                }
+                violations = 0;
+                commands::handle(state, ctx, sender, text.as_str()).await;
+            }
+            Message::Binary(_) => {
+                commands::send_error(
+                    state,
+                    sender,
+                    code::BINARY_NOT_SUPPORTED,
+                    "frames must be JSON text",
+                    None,
+                );
+            }
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+}
+
+/// Whether a read error is tungstenite refusing an oversized message or frame.
+fn is_too_big(e: axum::Error) -> bool {
+    matches!(
+        e.into_inner().downcast::<tungstenite::Error>().map(|b| *b),
+        Ok(tungstenite::Error::Capacity(_))
+    )
+}
