@@ -1,9 +1,9 @@
 //! synctv-api: the HTTP and WebSocket server of a synctv node.
 //!
 //! [`run`] serves one node on a bound listener until `shutdown` resolves, then drains:
-//! refuse new connections, tell every client `shutdown`, wait up to
-//! `server.shutdown_drain_secs`, close the rest with 1001 after their pending writes, and
-//! return. The binary (`main.rs`) and the tests call the same `run`.
+//! refuse new sockets (and report not ready), tell every client `shutdown`, wait up to
+//! `server.shutdown_drain_secs`, close the rest with 1001 after their pending writes, stop
+//! the listener and return. The binary (`main.rs`) and the tests call the same `run`.
 
 pub mod error;
 pub mod extract;
@@ -57,20 +57,22 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!("shutdown requested: draining");
-    drain(&state, &stop_accepting).await;
+    drain(&state).await;
     ticker.abort();
-    // In-flight HTTP requests finish; idle keep-alive connections are closed by hyper.
+    // Now stop the listener; in-flight HTTP requests finish, idle keep-alives are closed.
+    stop_accepting.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     state.store.close().await;
     tracing::info!("shutdown complete");
     Ok(())
 }
 
-/// Stop accepting, notify clients, wait for them to leave, close the rest with 1001.
-async fn drain(state: &AppState, stop_accepting: &CancellationToken) {
+/// Refuse new sockets (503 `draining`; `/ready` turns 503 so load balancers move on), tell
+/// every client `shutdown`, wait for them to leave, then close the rest with 1001 after
+/// their queued frames. The HTTP listener stays up meanwhile so probes get their answer.
+async fn drain(state: &AppState) {
     let conns = state.cluster.connections();
     conns.start_draining();
-    stop_accepting.cancel();
     let notice = ServerFrame::Shutdown {
         reconnect_after_ms: state.config.server.shutdown_reconnect_after_ms,
     }

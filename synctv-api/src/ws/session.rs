@@ -102,6 +102,14 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
     preamble.extend(joined.replay);
     let grace = Duration::from_millis(ws.close_grace_ms);
     let writer = tokio::spawn(writer::run(sink, rx, ctl.clone(), preamble, grace));
+    if conns.is_draining() {
+        // Upgraded just as the drain began: this socket missed the broadcast.
+        let notice = ServerFrame::Shutdown {
+            reconnect_after_ms: state.config.server.shutdown_reconnect_after_ms,
+        };
+        sender.send_frame(notice.encode());
+        ctl.close(CloseReason::SHUTDOWN);
+    }
 
     read_loop(&state, &ctx, &sender, stream).await;
 

@@ -143,7 +143,7 @@ pub fn test_config(db: &TestDb) -> Config {
     c.database.url = db.url.clone();
     c.database.acquire_timeout_secs = 2;
     c.server.data_dir = db.dir.path().join("data");
-    c.server.shutdown_drain_secs = 1;
+    c.server.shutdown_drain_secs = 0;
     c.auth.jwt_secret = TEST_SECRET.into();
     c.auth.password_hash_memory_kib = 1024;
     c.ws.close_grace_ms = 2000;
@@ -269,6 +269,10 @@ impl TestApp {
     pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         self.send(self.http.patch(self.url(path)).json(&body), token)
             .await
+    }
+
+    pub async fn send_put(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.http.put(self.url(path)), None).await
     }
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
@@ -510,10 +514,13 @@ impl WsClient {
     /// Read until the socket closes; frames before the close are returned too.
     pub async fn closed(&mut self) -> (Vec<Value>, Closed) {
         let mut frames = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let next = tokio::time::timeout(WAIT, self.stream.next())
+            let next = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
-                .expect("close within the wait time");
+                .unwrap_or_else(|_| {
+                    panic!("no close within the wait time; frames so far: {frames:?}")
+                });
             match next {
                 None | Some(Err(_)) => return (frames, Closed::Dropped),
                 Some(Ok(Message::Close(Some(c)))) => {
@@ -528,6 +535,46 @@ impl WsClient {
                 Some(Ok(_)) => {}
             }
         }
+    }
+
+    /// Connect over a TCP socket with a tiny receive buffer (to simulate a slow reader).
+    pub async fn connect_small_buffer(url: &str) -> WsClient {
+        let addr = url
+            .strip_prefix("ws://")
+            .and_then(|rest| rest.split('/').next())
+            .expect("ws:// url");
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let tcp = socket.connect(addr.parse().unwrap()).await.unwrap();
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("upgrade");
+        WsClient {
+            stream,
+            next_ref: 0,
+        }
+    }
+
+    /// Keep reading in the background (answering pings) until told to stop; then hand the
+    /// client back, with how it closed if it did.
+    pub fn pump(mut self) -> (oneshot::Sender<()>, JoinHandle<(WsClient, Option<Closed>)>) {
+        let (stop, mut stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return (self, None),
+                    msg = self.stream.next() => match msg {
+                        None | Some(Err(_)) => return (self, Some(Closed::Dropped)),
+                        Some(Ok(Message::Close(c))) => {
+                            let code = c.map(|c| (u16::from(c.code), c.reason.to_string())).unwrap_or((1005, String::new()));
+                            return (self, Some(Closed::Code(code.0, code.1)));
+                        }
+                        Some(Ok(_)) => {}
+                    }
+                }
+            }
+        });
+        (stop, task)
     }
 
     pub async fn close(mut self) {
@@ -569,4 +616,66 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("timed out waiting for: {what}");
+}
+
+/// A WebSocket client that, after the handshake, never writes a byte (so it never answers
+/// pings, unlike any library client) and reads raw frames only when asked.
+pub struct SilentClient {
+    tcp: TcpStream,
+}
+
+impl SilentClient {
+    pub async fn connect(app: &TestApp, path: &str) -> SilentClient {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            app.addr
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        // Read the response head byte by byte so no frame bytes are consumed.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(tcp.read_u8().await.unwrap());
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        SilentClient { tcp }
+    }
+
+    /// Read frames until a close frame; returns (text frames, close code).
+    pub async fn read_until_close(mut self) -> (Vec<Value>, Option<u16>) {
+        use tokio::io::AsyncReadExt;
+        let mut texts = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let read = async {
+                let b0 = self.tcp.read_u8().await?;
+                let b1 = self.tcp.read_u8().await?;
+                let len = match b1 & 0x7f {
+                    126 => u64::from(self.tcp.read_u16().await?),
+                    127 => self.tcp.read_u64().await?,
+                    n => u64::from(n),
+                };
+                let mut payload = vec![0; len as usize];
+                self.tcp.read_exact(&mut payload).await?;
+                Ok::<_, std::io::Error>((b0 & 0x0f, payload))
+            };
+            match tokio::time::timeout_at(deadline, read)
+                .await
+                .expect("a frame or close in time")
+            {
+                Ok((0x1, p)) => texts.push(serde_json::from_slice(&p).unwrap()),
+                Ok((0x8, p)) => {
+                    return (
+                        texts,
+                        (p.len() >= 2).then(|| u16::from_be_bytes([p[0], p[1]])),
+                    );
+                }
+                Ok(_) => {}
+                Err(_) => return (texts, None),
+            }
+        }
+    }
 }

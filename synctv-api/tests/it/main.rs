@@ -4,4 +4,9 @@
 mod common;
 
 mod http_auth;
+mod http_rooms;
+mod ops;
+mod ws_backpressure;
+mod ws_errors;
+mod ws_resume;
 mod ws_sync;
