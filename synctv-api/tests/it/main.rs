@@ -3,9 +3,11 @@
 
 mod common;
 
+mod binary;
 mod http_auth;
 mod http_rooms;
 mod ops;
+mod persistence;
 mod ws_backpressure;
 mod ws_errors;
 mod ws_resume;

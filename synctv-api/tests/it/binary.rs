@@ -1,0 +1,237 @@
+//! The real `synctv` binary: configuration sources, refusal of bad configuration, SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_synctv");
+
+/// A running server process and the address it reported.
+struct Proc {
+    child: Child,
+    addr: String,
+}
+
+/// Start the binary in `cwd` with `args` and `envs`; wait for its "listening" line.
+fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("RUST_LOG").env("SYNCTV__LOG__LEVEL", "info");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn synctv");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("addr=").nth(1) {
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(WAIT) {
+        Ok(addr) => Proc { child, addr },
+        Err(_) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "synctv did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Run the binary expecting it to refuse to start; returns its stderr.
+fn refuse(cwd: &Path, envs: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "synctv should refuse to start with {envs:?}"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn terminate(p: &mut Proc) -> std::process::ExitStatus {
+    let pid = p.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "synctv did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_need_no_config_and_sigterm_drains_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(
+        dir.path(),
+        &[],
+        &[
+            ("SYNCTV__SERVER__BIND", "127.0.0.1:0"),
+            ("SYNCTV__SERVER__SHUTDOWN_DRAIN_SECS", "1"),
+        ],
+    );
+    assert!(
+        dir.path().join("data/synctv.db").is_file(),
+        "embedded SQLite under ./data"
+    );
+    assert!(dir.path().join("data/jwt_secret").is_file());
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", p.addr);
+    let ready: serde_json::Value = http
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    // A connected client gets the shutdown notice, then 1001.
+    let reg: serde_json::Value = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"username": "u", "password": "secret-pw"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reg["token"].as_str().unwrap();
+    let room: serde_json::Value = http
+        .post(format!("{base}/api/rooms"))
+        .bearer_auth(token)
+        .json(&json!({"name": "r"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "ws://{}/api/rooms/{}/ws?token={token}",
+        p.addr,
+        room["room_id"].as_str().unwrap()
+    );
+    let mut c = WsClient::connect(&url).await.unwrap();
+    c.welcome().await;
+    c.event("member_joined").await;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = terminate(&mut p);
+        (s, p)
+    });
+    assert_eq!(c.recv().await["type"], "shutdown");
+    let (_, closed) = c.closed().await;
+    assert_eq!(closed, Closed::Code(1001, "server shutting down".into()));
+    let (status, _p) = status.await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn config_file_and_environment_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("elsewhere/custom.db");
+    std::fs::write(
+        dir.path().join("my.yaml"),
+        format!(
+            "server:\n  bind: 127.0.0.1:1\n  data_dir: {}\ndatabase:\n  url: sqlite://{}\ncluster:\n  node_name: from-file\n",
+            dir.path().join("d").display(),
+            db.display()
+        ),
+    )
+    .unwrap();
+    // The file says port 1; the environment overrides it.
+    let mut p = start(
+        dir.path(),
+        &["--config", "my.yaml"],
+        &[
+            ("SYNCTV__SERVER__BIND", "127.0.0.1:0"),
+            ("NODE_NAME", "node-name-from-env"),
+        ],
+    );
+    assert!(db.is_file(), "database.url from the file");
+    assert!(!p.addr.ends_with(":1"), "server.bind from the environment");
+    let body = reqwest::blocking_get(&format!("http://{}/api/cluster/status", p.addr));
+    assert!(
+        body.contains("node-name-from-env"),
+        "NODE_NAME overrides the file: {body}"
+    );
+    assert!(terminate(&mut p).success());
+}
+
+#[test]
+fn invalid_configuration_stops_the_start_and_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refuse(dir.path(), &[("SYNCTV__WS__SEND_QUEUE_LEN", "lots")]);
+    assert!(
+        err.contains("ws.send_queue_len") && err.contains("SYNCTV__WS__SEND_QUEUE_LEN"),
+        "{err}"
+    );
+    let err = refuse(dir.path(), &[("SYNCTV__SERVER__BIND", "nowhere")]);
+    assert!(err.contains("server.bind"), "{err}");
+    let err = refuse(dir.path(), &[("SYNCTV__WS__IDLE_TIMEOUT_SECS", "1")]);
+    assert!(err.contains("ws.idle_timeout_secs"), "{err}");
+    let pg = pg_admin_url();
+    let err = refuse(dir.path(), &[("SYNCTV__DATABASE__URL", pg.as_str())]);
+    assert!(
+        err.contains("auth.jwt_secret"),
+        "a shared database needs a configured secret: {err}"
+    );
+    let sample = synctv_core::config::SAMPLE_JWT_SECRET;
+    let err = refuse(
+        dir.path(),
+        &[
+            ("SYNCTV__DATABASE__URL", pg.as_str()),
+            ("SYNCTV__AUTH__JWT_SECRET", sample),
+        ],
+    );
+    assert!(err.contains("sample secret"), "{err}");
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["--config", "missing.yaml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yaml"));
+}
+
+mod reqwest {
+    pub use ::reqwest::*;
+
+    /// A small blocking GET (the async client needs a runtime, these tests have none).
+    pub fn blocking_get(url: &str) -> String {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+}
