@@ -296,6 +296,8 @@ fn describe(err: figment::Error) -> Error {
 }
 
 #[cfg(test)]
+// figment::Jail's closures must return figment's (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -451,5 +453,22 @@ mod tests {
         assert_eq!(c.sqlite_path(), None);
         c.database.url = "postgres://x/y".into();
         assert_eq!(c.sqlite_path(), None);
+    }
+}
+
+#[cfg(test)]
+mod shipped_file {
+    use super::*;
+
+    /// The repository's config.yaml documents exactly the built-in defaults.
+    #[test]
+    fn config_yaml_matches_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config.yaml");
+        let from_file: Config = Figment::from(Yaml::file_exact(path))
+            .extract()
+            .expect("config.yaml parses");
+        let a = serde_json::to_value(&from_file).unwrap();
+        let b = serde_json::to_value(Config::default()).unwrap();
+        assert_eq!(a, b, "config.yaml and Config::default() disagree");
     }
 }
