@@ -162,9 +162,26 @@ impl ClusterManager {
         resume: Option<(u64, Epoch)>,
     ) -> Result<Joined> {
         let g = self.lock_room(room).await;
+        let conn = sender.id();
+        let joined = self.join_locked(&g, who, sender, resume).await;
+        if joined.is_err() {
+            // Undo whatever part of the join happened; the broker pin must not leak.
+            g.room.lock().remove_subscriber(conn);
+            g.release_broker().await;
+        }
+        joined
+    }
+
+    async fn join_locked(
+        &self,
+        g: &RoomGuard,
+        who: Joiner,
+        sender: ConnSender,
+        resume: Option<(u64, Epoch)>,
+    ) -> Result<Joined> {
+        let room = &g.id;
         g.subscribe_broker().await?;
         if !g.load().await? || g.room.lock().deleted {
-            g.release_broker().await;
             return Err(Error::RoomNotFound);
         }
         let conn = sender.id();
@@ -187,15 +204,11 @@ impl ClusterManager {
             _ => None,
         };
         if first {
-            let joined = RoomEvent::MemberJoined(MemberRef {
+            g.publish(RoomEvent::MemberJoined(MemberRef {
                 user_id: who.user_id.clone(),
                 username: who.username.clone(),
-            });
-            if let Err(e) = g.publish(joined).await {
-                g.room.lock().remove_subscriber(conn);
-                g.release_broker().await;
-                return Err(e);
-            }
+            }))
+            .await?;
         }
         g.with_state(|s| {
             if let Some(m) = s.members.get_mut(&who.user_id) {
