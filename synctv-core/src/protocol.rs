@@ -173,10 +173,10 @@ pub enum ServerFrame<'a> {
         r#ref: &'a FrameRef,
         seq: Option<u64>,
     },
+    /// `ref` is always present (`null` when the refused frame had none).
     Error {
         code: &'a str,
         message: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
         r#ref: Option<&'a FrameRef>,
     },
     Pong {
@@ -286,7 +286,10 @@ mod tests {
             .encode(),
         )
         .unwrap();
-        assert_eq!(v, json!({"type":"error","code":"forbidden","message":"no"}));
+        assert_eq!(
+            v,
+            json!({"type":"error","code":"forbidden","message":"no","ref":null})
+        );
         let v: Value = serde_json::from_slice(
             &ServerFrame::Shutdown {
                 reconnect_after_ms: 5,

@@ -28,7 +28,8 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-/// 503 while the database is unreachable or the node is draining.
+/// 503 while the database is unreachable or the node is draining (then `status` says
+/// `not_ready` with every check `ok`).
 async fn ready(State(state): State<AppState>) -> Response {
     let db_ok = matches!(
         tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
@@ -42,7 +43,6 @@ async fn ready(State(state): State<AppState>) -> Response {
             "database": if db_ok { "ok" } else { "error" },
             "redis": if cluster_mode { "error" } else { "disabled" },
             "cluster_mode": cluster_mode,
-            "draining": state.is_draining(),
         },
     });
     let status = if ready {

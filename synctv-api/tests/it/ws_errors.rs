@@ -76,6 +76,11 @@ async fn malformed_frames_get_error_frames_and_the_socket_stays_open(db: DbKind)
         assert_eq!(e["type"], "error", "{text} -> {e}");
         assert_eq!(e["code"], *code, "{text} -> {e}");
         assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            e.get("ref"),
+            Some(&Value::Null),
+            "ref is present and null: {e}"
+        );
     }
     // A ref on a bad frame comes back on its error.
     c.send_text(r#"{"type":"teleport","ref":"t1"}"#).await;

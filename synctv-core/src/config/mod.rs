@@ -130,6 +130,8 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
     /// Whether guest identities may create rooms (they become the room's owner).
     pub guests_may_create_rooms: bool,
+    /// Shortest accepted account password. The wire contract states no rule, so the default
+    /// is lenient; raise it for public deployments.
     pub min_password_len: usize,
     /// argon2id memory cost in KiB (OWASP minimum: 19456).
     pub password_hash_memory_kib: u32,
@@ -141,7 +143,7 @@ impl Default for AuthConfig {
             jwt_secret: String::new(),
             token_ttl_secs: 7 * 24 * 3600,
             guests_may_create_rooms: true,
-            min_password_len: 6,
+            min_password_len: 4,
             password_hash_memory_kib: 19456,
         }
     }
