@@ -36,10 +36,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("database.url: cannot open {}", redact(&config.database.url)))?;
     store.migrate().await.context("database migration failed")?;
+    let shutdown = shutdown_signal().context("installing signal handlers")?;
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await
         .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
-    synctv_api::run(config, store, listener, shutdown_signal()).await?;
+    synctv_api::run(config, store, listener, shutdown).await?;
     Ok(())
 }
 
@@ -68,23 +69,26 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or SIGINT (ctrl-c). The handlers are installed now, before the
+/// server starts, so a signal arriving right after start-up is never lost to the default
+/// action (which would kill the process without a drain).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => std::future::pending().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -111,23 +111,39 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         ctl.close(CloseReason::SHUTDOWN);
     }
 
-    read_loop(&state, &ctx, &sender, stream).await;
-
+    let mut stream = stream;
+    let client_closed = read_loop(&state, &ctx, &sender, &mut stream).await;
     ctl.close(CLIENT_GONE); // no-op if a reason was already set
     if let Err(e) = joined.membership.leave().await {
         tracing::warn!(error = %e, room = %ctx.room, "leaving a room failed");
+    }
+    if !client_closed {
+        // We are closing: finish the closing handshake by reading (and discarding) until the
+        // client's close frame, within the grace period. Dropping the socket with unread
+        // input would make the kernel reset the connection, destroying our close frame
+        // before the client could read it.
+        let _ = tokio::time::timeout(grace, async {
+            while let Some(Ok(m)) = stream.next().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
     drop(sender);
     let _ = writer.await;
     drop(slot);
 }
 
+/// Read client frames until the client closes (returns true) or this side decides to close
+/// (returns false).
 async fn read_loop(
     state: &AppState,
     ctx: &SessionCtx,
     sender: &ConnSender,
-    mut stream: SplitStream<WebSocket>,
-) {
+    stream: &mut SplitStream<WebSocket>,
+) -> bool {
     let ws = &state.config.ws;
     let ctl = sender.ctl();
     let rate = NonZeroU32::new(ws.rate_per_sec).unwrap_or(NonZeroU32::MIN);
@@ -137,11 +153,11 @@ async fn read_loop(
     loop {
         let msg = tokio::select! {
             biased;
-            _ = ctl.closed() => return,
+            _ = ctl.closed() => return false,
             m = stream.next() => m,
         };
         let msg = match msg {
-            None => return,
+            None => return true,
             Some(Err(e)) => {
                 if is_too_big(e) {
                     commands::send_error(
@@ -152,8 +168,9 @@ async fn read_loop(
                         None,
                     );
                     ctl.close(TOO_BIG);
+                    return false;
                 }
-                return;
+                return true;
             }
             Some(Ok(m)) => m,
         };
@@ -173,7 +190,7 @@ async fn read_loop(
                     );
                     if violations >= ws.max_rate_violations {
                         ctl.close(FLOODING);
-                        return;
+                        return false;
                     }
                     continue;
                 }
@@ -189,7 +206,7 @@ async fn read_loop(
                     None,
                 );
             }
-            Message::Close(_) => return,
+            Message::Close(_) => return true,
             Message::Ping(_) | Message::Pong(_) => {}
         }
     }

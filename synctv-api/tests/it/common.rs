@@ -146,7 +146,8 @@ pub fn test_config(db: &TestDb) -> Config {
     c.server.shutdown_drain_secs = 0;
     c.auth.jwt_secret = TEST_SECRET.into();
     c.auth.password_hash_memory_kib = 1024;
-    c.ws.close_grace_ms = 2000;
+    // Idle test clients do not answer the server's close frame; do not wait long for them.
+    c.ws.close_grace_ms = 300;
     c.limits.auth_per_sec = 0;
     c.log.level = "warn".into();
     c
@@ -453,6 +454,14 @@ impl WsClient {
         self.stream.send(Message::text(text)).await.expect("send");
     }
 
+    /// Send without failing the test when the server has already closed the socket.
+    pub async fn try_send(&mut self, frame: Value) -> bool {
+        self.stream
+            .send(Message::text(frame.to_string()))
+            .await
+            .is_ok()
+    }
+
     pub async fn send_message(&mut self, msg: Message) {
         self.stream.send(msg).await.expect("send");
     }
@@ -523,11 +532,14 @@ impl WsClient {
                 });
             match next {
                 None | Some(Err(_)) => return (frames, Closed::Dropped),
-                Some(Ok(Message::Close(Some(c)))) => {
-                    return (frames, Closed::Code(c.code.into(), c.reason.to_string()));
-                }
-                Some(Ok(Message::Close(None))) => {
-                    return (frames, Closed::Code(1005, String::new()));
+                Some(Ok(Message::Close(c))) => {
+                    // Complete the closing handshake: send the reply tungstenite queued.
+                    let _ = self.stream.flush().await;
+                    let closed = match c {
+                        Some(c) => Closed::Code(c.code.into(), c.reason.to_string()),
+                        None => Closed::Code(1005, String::new()),
+                    };
+                    return (frames, closed);
                 }
                 Some(Ok(Message::Text(t))) => {
                     frames.push(serde_json::from_str(t.as_str()).unwrap())

@@ -60,6 +60,7 @@ async fn a_client_that_cannot_keep_up_is_closed_with_4003() {
         "the backlog was cut, not buffered"
     );
     talker.chat("still talking").await;
+    talker.close().await;
     app.stop().await;
 }
 
