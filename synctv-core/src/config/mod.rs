@@ -4,6 +4,8 @@
 //! [`load`]; this module only declares the shape.
 
 mod load;
+#[cfg(test)]
+mod tests;
 
 pub use load::{LoadOptions, SAMPLE_JWT_SECRET};
 
