@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 
 use super::Config;
 use crate::{Error, Result};
@@ -36,10 +37,6 @@ impl Default for LoadOptions {
 impl Config {
     /// Load from file and process environment, then validate.
     pub fn load(opts: &LoadOptions) -> Result<Config> {
-        Self::load_from(opts, Env::prefixed("SYNCTV__").split("__"))
-    }
-
-    pub(super) fn load_from(opts: &LoadOptions, env: Env) -> Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if opts.path.exists() {
             fig = fig.merge(Yaml::file_exact(&opts.path));
@@ -54,7 +51,12 @@ impl Config {
         {
             fig = fig.merge(Serialized::default("cluster.node_name", name));
         }
-        let config: Config = fig.merge(env).extract().map_err(describe)?;
+        let typed_env = Env::prefixed("SYNCTV__").split("__").ignore(STRING_KEYS);
+        let config: Config = fig
+            .merge(typed_env)
+            .merge(VerbatimEnv)
+            .extract()
+            .map_err(describe)?;
         config.validate()?;
         Ok(config)
     }
@@ -263,6 +265,47 @@ impl Config {
         let rest = rest.strip_prefix("//").unwrap_or(rest);
         let path = rest.split('?').next().unwrap_or("");
         (!path.is_empty() && !path.starts_with(":memory:")).then(|| Path::new(path))
+    }
+}
+
+/// Keys whose values are text. figment's `Env` guesses types (`7` becomes a number, `true` a
+/// boolean, a long digit string a float), which would refuse `NODE_NAME=7` or mangle an
+/// all-digit secret; these keys are read verbatim by [`VerbatimEnv`] instead.
+const STRING_KEYS: &[&str] = &[
+    "server.public_address",
+    "server.data_dir",
+    "database.url",
+    "redis.url",
+    "redis.key_prefix",
+    "cluster.node_name",
+    "auth.jwt_secret",
+    "log.level",
+    "log.format",
+];
+
+/// `SYNCTV__SECTION__KEY` variables of [`STRING_KEYS`], as strings, exactly as set.
+struct VerbatimEnv;
+
+impl Provider for VerbatimEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable(s)")
+    }
+
+    fn data(&self) -> std::result::Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for key in STRING_KEYS {
+            let var = format!("SYNCTV__{}", key.to_uppercase().replace('.', "__"));
+            if let Ok(value) = std::env::var(&var) {
+                let (section, field) = key.split_once('.').expect("keys are section.field");
+                let entry = dict
+                    .entry(section.to_string())
+                    .or_insert_with(|| Value::from(Dict::new()));
+                if let Value::Dict(_, fields) = entry {
+                    fields.insert(field.to_string(), Value::from(value));
+                }
+            }
+        }
+        Ok(Profile::Default.collect(dict))
     }
 }
 

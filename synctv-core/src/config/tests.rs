@@ -5,20 +5,17 @@
 
 use std::path::Path;
 
-use figment::providers::{Env, Format, Yaml};
+use figment::providers::{Format, Yaml};
 use figment::{Figment, Jail};
 
 use super::{Config, LoadOptions, SAMPLE_JWT_SECRET};
 use crate::{Error, Result};
 
 fn load(jail_path: &str, explicit: bool) -> Result<Config> {
-    Config::load_from(
-        &LoadOptions {
-            path: jail_path.into(),
-            explicit,
-        },
-        Env::prefixed("SYNCTV__").split("__"),
-    )
+    Config::load(&LoadOptions {
+        path: jail_path.into(),
+        explicit,
+    })
 }
 
 fn config_err(r: Result<Config>) -> String {
@@ -174,4 +171,19 @@ fn config_yaml_matches_the_defaults() {
     let a = serde_json::to_value(&from_file).unwrap();
     let b = serde_json::to_value(Config::default()).unwrap();
     assert_eq!(a, b, "config.yaml and Config::default() disagree");
+}
+
+#[test]
+fn string_settings_accept_values_that_look_like_numbers_or_booleans() {
+    Jail::expect_with(|jail| {
+        let digits = "1".repeat(40);
+        jail.set_env("SYNCTV__AUTH__JWT_SECRET", &digits);
+        jail.set_env("SYNCTV__CLUSTER__NODE_NAME", "7");
+        jail.set_env("SYNCTV__REDIS__KEY_PREFIX", "true");
+        let c = load("x.yaml", false).unwrap();
+        assert_eq!(c.auth.jwt_secret, digits);
+        assert_eq!(c.node_name(), "7");
+        assert_eq!(c.redis.key_prefix, "true");
+        Ok(())
+    });
 }
