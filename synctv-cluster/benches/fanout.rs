@@ -7,17 +7,16 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use synctv_cluster::history::HistoryLimits;
-use synctv_cluster::manager::{ClusterManager, ClusterOptions, Joiner};
-use synctv_cluster::metrics::ClusterMetrics;
-use synctv_cluster::node::NodeInfo;
+use synctv_cluster::manager::Joiner;
 use synctv_cluster::outbound::{Outbound, channel};
-use synctv_core::config::DatabaseConfig;
 use synctv_core::event::{EventDraft, RoomEvent};
 use synctv_core::ids::{ConnId, MessageId, NodeId, UserId};
-use synctv_core::model::{ChatMessage, Role, RoomSettings};
-use synctv_core::store::{NewRoom, Store};
+use synctv_core::model::{ChatMessage, Role};
 use tokio::sync::mpsc::Receiver;
 
 fn chat() -> RoomEvent {
@@ -50,37 +49,12 @@ fn fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("publish_fanout");
     for subscribers in [1usize, 100, 1000] {
         let (mgr, room, mut receivers) = rt.block_on(async {
-            let store = Store::connect(&DatabaseConfig {
-                url: format!("sqlite://{}/b{subscribers}.db", dir.path().display()),
-                ..DatabaseConfig::default()
-            })
-            .await
-            .unwrap();
-            store.migrate().await.unwrap();
-            let room = store
-                .create_room(NewRoom {
-                    name: "bench".into(),
-                    owner_id: UserId::from("owner"),
-                    owner_registered: false,
-                    password_hash: None,
-                    settings: RoomSettings::default(),
-                })
-                .await
-                .unwrap()
-                .room_id;
-            let mgr = ClusterManager::local(
-                store,
-                ClusterOptions {
-                    node: NodeInfo::new("bench".into(), "-".into()),
-                    history: HistoryLimits {
-                        size: 1000,
-                        ttl_ms: 300_000,
-                    },
-                    recent_chat: 50,
-                    max_connections: 20_000,
-                    metrics: ClusterMetrics::default(),
-                },
-            );
+            let history = HistoryLimits {
+                size: 1000,
+                ttl_ms: 300_000,
+            };
+            let name = format!("b{subscribers}");
+            let (mgr, room, _) = support::sqlite_manager(dir.path(), &name, history, 50).await;
             let mut receivers: Vec<Receiver<Outbound>> = Vec::new();
             let mut memberships = Vec::new();
             for n in 0..subscribers {

@@ -1,51 +1,24 @@
 //! ClusterManager against a real (SQLite) store: snapshots taken while events are being
 //! published line up exactly with the events that follow them.
 
+mod support;
+
 use bytes::Bytes;
 use serde_json::Value;
 use synctv_cluster::history::HistoryLimits;
-use synctv_cluster::manager::{ClusterManager, ClusterOptions, Joiner};
-use synctv_cluster::metrics::ClusterMetrics;
-use synctv_cluster::node::NodeInfo;
+use synctv_cluster::manager::{ClusterManager, Joiner};
 use synctv_cluster::outbound::{Outbound, channel};
-use synctv_core::config::DatabaseConfig;
 use synctv_core::event::RoomEvent;
 use synctv_core::ids::{ConnId, MessageId, RoomId, UserId};
-use synctv_core::model::{ChatMessage, Role, RoomSettings};
-use synctv_core::store::{NewRoom, Store};
+use synctv_core::model::{ChatMessage, Role};
+use synctv_core::store::Store;
 
 async fn setup(dir: &tempfile::TempDir) -> (ClusterManager, RoomId, Store) {
-    let store = Store::connect(&DatabaseConfig {
-        url: format!("sqlite://{}/t.db", dir.path().display()),
-        ..DatabaseConfig::default()
-    })
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    let room = store
-        .create_room(NewRoom {
-            name: "r".into(),
-            owner_id: UserId::from("owner"),
-            owner_registered: false,
-            password_hash: None,
-            settings: RoomSettings::default(),
-        })
-        .await
-        .unwrap();
-    let mgr = ClusterManager::local(
-        store.clone(),
-        ClusterOptions {
-            node: NodeInfo::new("test".into(), "127.0.0.1:0".into()),
-            history: HistoryLimits {
-                size: 10_000,
-                ttl_ms: 60_000,
-            },
-            recent_chat: 10_000,
-            max_connections: 1000,
-            metrics: ClusterMetrics::default(),
-        },
-    );
-    (mgr, room.room_id, store)
+    let history = HistoryLimits {
+        size: 10_000,
+        ttl_ms: 60_000,
+    };
+    support::sqlite_manager(dir.path(), "t", history, 10_000).await
 }
 
 fn chat(i: usize) -> ChatMessage {

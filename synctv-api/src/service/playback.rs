@@ -1,8 +1,9 @@
 //! Changing the shared playback state (last-writer-wins by `version`).
 
+use synctv_cluster::manager::RoomGuard;
 use synctv_core::event::{PlaybackChange, RoomEvent};
-use synctv_core::ids::RoomId;
-use synctv_core::model::{Permission, PlaybackCommand};
+use synctv_core::ids::{RoomId, UserId};
+use synctv_core::model::{Permission, PlaybackCommand, PlaybackState};
 
 use crate::error::{Error, Result};
 use crate::extract::Actor;
@@ -34,13 +35,22 @@ pub async fn control(
                 .map_err(Error::from)
         })
         .ok_or_else(Error::room_not_found)??;
-    state
-        .store
-        .save_playback(room, &next, &actor.user_id)
-        .await?;
+    commit(state, &g, next, &actor.user_id, now).await
+}
+
+/// Store a new playback state and publish it as a `playback` event (the caller holds the
+/// room lock `g`); returns the event's `seq`.
+pub(super) async fn commit(
+    state: &AppState,
+    g: &RoomGuard,
+    next: PlaybackState,
+    by: &UserId,
+    now: u64,
+) -> Result<u64> {
+    state.store.save_playback(g.room_id(), &next, by).await?;
     let change = PlaybackChange {
         state: next,
-        user_id: actor.user_id.clone(),
+        user_id: by.clone(),
     };
     Ok(g.publish_at(RoomEvent::Playback(change), now).await?)
 }

@@ -1,7 +1,7 @@
 //! Adding and removing playlist movies.
 
 use axum::http::StatusCode;
-use synctv_core::event::{PlaybackChange, RoomEvent};
+use synctv_core::event::RoomEvent;
 use synctv_core::ids::MovieId;
 use synctv_core::model::{Movie, Permission, validate};
 
@@ -71,16 +71,7 @@ pub async fn remove(
     };
     if current.movie_id.as_ref() == Some(movie_id) {
         let now = synctv_core::time::now_ms();
-        let next = current.cleared(now);
-        state
-            .store
-            .save_playback(room, &next, &actor.user_id)
-            .await?;
-        let change = PlaybackChange {
-            state: next,
-            user_id: actor.user_id.clone(),
-        };
-        g.publish_at(RoomEvent::Playback(change), now).await?;
+        super::playback::commit(state, &g, current.cleared(now), &actor.user_id, now).await?;
     }
     Ok(())
 }

@@ -66,6 +66,11 @@ fn refuse(cwd: &Path, envs: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Send a request and read its JSON answer.
+async fn call(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 fn terminate(p: &mut Proc) -> std::process::ExitStatus {
     let pid = libc::pid_t::try_from(p.child.id()).unwrap();
     // SAFETY: kill(2) with a child's pid and a valid signal number touches no memory of ours.
@@ -105,36 +110,21 @@ async fn defaults_need_no_config_and_sigterm_drains_then_exits_0() {
     assert!(dir.path().join("data/jwt_secret").is_file());
     let http = reqwest::Client::new();
     let base = format!("http://{}", p.addr);
-    let ready: serde_json::Value = http
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = call(http.get(format!("{base}/ready"))).await;
     assert_eq!(ready["status"], "ready");
     // A connected client gets the shutdown notice, then 1001.
-    let reg: serde_json::Value = http
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"username": "u", "password": "secret-pw"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reg = call(
+        http.post(format!("{base}/api/auth/register"))
+            .json(&json!({"username": "u", "password": "secret-pw"})),
+    )
+    .await;
     let token = reg["token"].as_str().unwrap();
-    let room: serde_json::Value = http
-        .post(format!("{base}/api/rooms"))
-        .bearer_auth(token)
-        .json(&json!({"name": "r"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let room = call(
+        http.post(format!("{base}/api/rooms"))
+            .bearer_auth(token)
+            .json(&json!({"name": "r"})),
+    )
+    .await;
     let url = format!(
         "ws://{}/api/rooms/{}/ws?token={token}",
         p.addr,
