@@ -21,6 +21,8 @@ pub struct Access {
     pub room: RoomRecord,
     pub role: Role,
     pub permissions: Option<Permissions>,
+    /// Whether the caller has a durable membership row in this room.
+    pub stored_member: bool,
 }
 
 impl Access {
@@ -62,20 +64,24 @@ pub async fn room_access(state: &AppState, room_id: &RoomId, actor: &Actor) -> R
         .get_room(room_id)
         .await?
         .ok_or_else(Error::room_not_found)?;
+    let row = if actor.guest {
+        None
+    } else {
+        state.store.get_member(room_id, &actor.user_id).await?
+    };
+    let stored_member = row.is_some();
     let (role, permissions) = if actor.user_id == room.owner_id {
         (Role::Owner, None)
     } else if actor.guest {
         (Role::Guest, None)
     } else {
-        match state.store.get_member(room_id, &actor.user_id).await? {
-            Some(m) => (m.role, m.permissions),
-            None => (Role::Member, None),
-        }
+        row.map_or((Role::Member, None), |m| (m.role, m.permissions))
     };
     Ok(Access {
         room,
         role,
         permissions,
+        stored_member,
     })
 }
 

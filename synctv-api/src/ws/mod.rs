@@ -17,7 +17,6 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;
 use synctv_core::ids::{Epoch, RoomId};
-use synctv_core::model::Role;
 
 use crate::error::{Error, Result};
 use crate::extract::{Actor, Qs, bearer};
@@ -80,7 +79,7 @@ pub(crate) async fn handler(
             )
         }
     })?;
-    if access.role == Role::Member {
+    if !actor.guest && !access.stored_member {
         // A registered user entering for the first time becomes a durable member.
         state.store.ensure_member(&room, &actor.user_id).await?;
     }
