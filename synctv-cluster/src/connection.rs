@@ -130,16 +130,6 @@ impl ConnectionManager {
         hb
     }
 
-    /// The sockets of one room on this node.
-    pub fn in_room(&self, room: &RoomId) -> Vec<ConnEntry> {
-        self.inner
-            .conns
-            .iter()
-            .filter(|c| &c.room == room)
-            .map(|c| c.clone())
-            .collect()
-    }
-
     fn release(&self) {
         self.inner.reserved.fetch_sub(1, Ordering::AcqRel);
     }

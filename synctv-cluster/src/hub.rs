@@ -108,11 +108,6 @@ impl RoomMessageHub {
         self.rooms.len()
     }
 
-    /// Sockets subscribed across all rooms.
-    pub fn subscriber_count(&self) -> usize {
-        self.rooms.iter().map(|r| r.lock().subscribers.len()).sum()
-    }
-
     /// Forget rooms nobody uses: no subscribers and no one holding the entry (a join or a
     /// write in progress holds a clone of the `Arc`, which keeps the room).
     pub fn sweep(&self) {

@@ -112,10 +112,6 @@ impl ClusterManager {
         &self.inner.hub
     }
 
-    pub fn broker(&self) -> &dyn Broker {
-        self.inner.broker.as_ref()
-    }
-
     /// Users online in `room` now.
     pub fn member_count(&self, room: &RoomId) -> usize {
         self.inner.hub.member_count(room)
@@ -211,13 +207,10 @@ impl ClusterManager {
             .await?;
         }
         g.with_state(|s| {
-            if let Some(m) = s.members.get_mut(&who.user_id) {
-                if !first {
-                    m.connections += 1;
-                }
-                m.role = who.role;
-                m.permissions = who.permissions;
+            if !first && let Some(m) = s.members.get_mut(&who.user_id) {
+                m.connections += 1;
             }
+            s.set_member_role(&who.user_id, who.role, who.permissions);
         });
         Ok(Joined {
             seq: position.seq,
@@ -319,12 +312,7 @@ impl RoomGuard {
     /// `publish` with the event time given (so a stored row and its event agree on it).
     pub async fn publish_at(&self, event: RoomEvent, ts_ms: u64) -> Result<u64> {
         let inner = &self.mgr.inner;
-        let draft = EventDraft {
-            event_id: synctv_core::ids::EventId::generate(),
-            origin_node: inner.node.node_id.clone(),
-            ts_ms,
-            event,
-        };
+        let draft = EventDraft::at(inner.node.node_id.clone(), event, ts_ms);
         let p = inner.broker.publish(&self.id, draft).await?;
         inner.metrics.events_published.increment(1);
         Ok(p.seq)

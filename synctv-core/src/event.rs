@@ -104,11 +104,17 @@ pub struct DecodedEvent {
 }
 
 impl EventDraft {
+    /// A draft stamped now.
     pub fn new(origin_node: NodeId, event: RoomEvent) -> Self {
+        Self::at(origin_node, event, crate::time::now_ms())
+    }
+
+    /// A draft stamped `ts_ms` (so a stored row and its event agree on the time).
+    pub fn at(origin_node: NodeId, event: RoomEvent, ts_ms: u64) -> Self {
         Self {
             event_id: EventId::generate(),
             origin_node,
-            ts_ms: crate::time::now_ms(),
+            ts_ms,
             event,
         }
     }

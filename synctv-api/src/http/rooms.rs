@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use synctv_core::ids::RoomId;
-use synctv_core::model::{RoomObject, RoomSettings, SettingsPatch, validate};
+use synctv_core::model::{PlaybackState, RoomObject, RoomSettings, SettingsPatch, validate};
 use synctv_core::store::NewRoom;
 
 use crate::error::{Error, Result};
@@ -68,7 +68,12 @@ async fn create(
             settings,
         })
         .await?;
-    let object = room_object(&state, &room).await?;
+    // A new room has nobody online and the default playback it was stored with.
+    let object = RoomObject {
+        info: room.info(),
+        member_count: 0,
+        playback: PlaybackState::default(),
+    };
     Ok((StatusCode::CREATED, Json(object)).into_response())
 }
 

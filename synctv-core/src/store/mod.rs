@@ -37,7 +37,6 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
-    backend: Backend,
 }
 
 /// A page of a list: `page` counts from 1.
@@ -88,7 +87,7 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool })
     }
 
     /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary).
@@ -96,10 +95,6 @@ impl Store {
     pub async fn migrate(&self) -> Result<()> {
         migrations::migrator().run(&self.pool).await?;
         Ok(())
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     /// A round trip to the database (readiness probe).

@@ -46,13 +46,4 @@ impl Store {
         })
         .transpose()
     }
-
-    /// Whether `user` is a stored (registered) user.
-    pub async fn user_exists(&self, user: &UserId) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 AS one FROM users WHERE user_id = $1")
-            .bind(user.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
-    }
 }
