@@ -81,7 +81,8 @@ impl Error {
             Error::Cluster(synctv_cluster::Error::RoomNotFound) => {
                 (StatusCode::NOT_FOUND, "room_not_found")
             }
-            Error::Cluster(synctv_cluster::Error::Broker(_)) => {
+            Error::Cluster(synctv_cluster::Error::Broker(_))
+            | Error::Cluster(synctv_cluster::Error::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable")
             }
             Error::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),

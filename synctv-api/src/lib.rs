@@ -1,9 +1,11 @@
 //! synctv-api: the HTTP and WebSocket server of a synctv node.
 //!
-//! [`run`] serves one node on a bound listener until `shutdown` resolves, then drains:
-//! refuse new sockets (and report not ready), tell every client `shutdown`, wait up to
-//! `server.shutdown_drain_secs`, close the rest with 1001 after their pending writes, stop
-//! the listener and return. The binary (`main.rs`) and the tests call the same `run`.
+//! [`run`] joins the cluster (in cluster mode: connects to Redis, or fails), applies the
+//! migrations (one node at a time, under a distributed lock), serves one node on a bound
+//! listener until `shutdown` resolves, then drains: refuse new sockets (and report not
+//! ready), tell every client `shutdown`, wait up to `server.shutdown_drain_secs`, close the
+//! rest with 1001 after their pending writes, leave the node registry, stop the listener and
+//! return. The binary (`main.rs`) and the tests call the same `run`.
 
 pub mod error;
 pub mod extract;
@@ -36,7 +38,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let local_addr = listener.local_addr()?;
-    let state = AppState::new(config, store, local_addr)?;
+    let state = AppState::new(config, store, local_addr).await?;
+    migrate(&state).await?;
+    state.cluster.start().await?;
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stop_accepting = CancellationToken::new();
     let server = tokio::spawn({
@@ -59,12 +63,31 @@ pub async fn run(
     tracing::info!("shutdown requested: draining");
     drain(&state).await;
     ticker.abort();
+    state.cluster.close().await;
     // Now stop the listener; in-flight HTTP requests finish, idle keep-alives are closed.
     stop_accepting.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     state.store.close().await;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Apply pending migrations, one node at a time (nodes starting together wait for the
+/// first; the others then find nothing to do).
+async fn migrate(state: &AppState) -> Result<()> {
+    let ttl = state.config.cluster.lock_ttl_secs * 1000;
+    let lock = synctv_cluster::lock::acquire(
+        state.cluster.locks(),
+        "migrations",
+        ttl,
+        Duration::from_secs(state.config.cluster.lock_ttl_secs * 2),
+    )
+    .await?;
+    let migrated = state.store.migrate().await;
+    if let Err(e) = lock.release().await {
+        tracing::warn!(error = %e, "releasing the migration lock failed");
+    }
+    Ok(migrated?)
 }
 
 /// Refuse new sockets (503 `draining`; `/ready` turns 503 so load balancers move on), tell

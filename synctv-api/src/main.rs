@@ -1,5 +1,5 @@
-//! The synctv server binary: load config, open and migrate the database, bind, serve until
-//! SIGTERM or ctrl-c, drain, exit 0.
+//! The synctv server binary: load config, open the database, bind, serve (`run` joins the
+//! cluster and migrates) until SIGTERM or ctrl-c, drain, exit 0.
 
 use std::path::PathBuf;
 
@@ -35,7 +35,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database)
         .await
         .with_context(|| format!("database.url: cannot open {}", redact(&config.database.url)))?;
-    store.migrate().await.context("database migration failed")?;
     let shutdown = shutdown_signal().context("installing signal handlers")?;
     let listener = tokio::net::TcpListener::bind(config.server.bind)
         .await

@@ -47,10 +47,75 @@ impl ApiMetrics {
             );
             recorder.register_gauge(&Key::from_static_name(name), &META)
         };
+        let histogram = |name: &'static str, help: &'static str| {
+            recorder.describe_histogram(
+                KeyName::from_const_str(name),
+                Some(metrics::Unit::Seconds),
+                SharedString::const_str(help),
+            );
+            recorder.register_histogram(&Key::from_static_name(name), &META)
+        };
+        recorder.describe_counter(
+            KeyName::from_const_str("synctv_redis_pubsub_messages_total"),
+            None,
+            SharedString::const_str("Messages received on Redis subscriptions, by channel kind."),
+        );
+        let pubsub = |kind: &'static str| {
+            recorder.register_counter(
+                &Key::from_parts(
+                    "synctv_redis_pubsub_messages_total",
+                    vec![Label::new("channel", kind)],
+                ),
+                &META,
+            )
+        };
         let cluster = ClusterMetrics {
             events_published: counter(
                 "synctv_events_published_total",
                 "Room events this node published.",
+            ),
+            events_received: counter(
+                "synctv_events_received_total",
+                "Room events of other nodes received through the broker.",
+            ),
+            events_deduplicated: counter(
+                "synctv_events_deduplicated_total",
+                "Events dropped as duplicates (own echoes from Redis, repeated seqs).",
+            ),
+            publish_seconds: histogram(
+                "synctv_event_publish_duration_seconds",
+                "Time to publish an event through the broker.",
+            ),
+            delivery_seconds: histogram(
+                "synctv_event_delivery_duration_seconds",
+                "Event age when queued to this node's sockets (from the origin's timestamp).",
+            ),
+            gap_fills: counter(
+                "synctv_gap_fills_total",
+                "Missing room events read back from the room's stream.",
+            ),
+            resyncs: counter(
+                "synctv_room_resyncs_total",
+                "Rooms reloaded with a fresh snapshot for their clients.",
+            ),
+            redis_errors: counter(
+                "synctv_redis_connection_errors_total",
+                "Failed Redis commands and lost Redis connections.",
+            ),
+            pubsub_room: pubsub("room"),
+            pubsub_broadcast: pubsub("broadcast"),
+            pubsub_canary: pubsub("canary"),
+            cache_hits: counter(
+                "synctv_cache_hits_total",
+                "Room metadata served from this node's cache.",
+            ),
+            cache_misses: counter(
+                "synctv_cache_misses_total",
+                "Room metadata read from the database.",
+            ),
+            cache_invalidations: counter(
+                "synctv_cache_invalidations_total",
+                "Room metadata cache entries dropped because they changed.",
             ),
             deliveries: counter(
                 "synctv_deliveries_total",
@@ -103,6 +168,26 @@ impl ApiMetrics {
             cluster,
             frames_received,
         }
+    }
+
+    /// Label this node: `synctv_node_info{node_id,node_name} 1`.
+    pub fn set_node(&self, node_id: &str, name: &str) {
+        self.recorder.describe_gauge(
+            KeyName::from_const_str("synctv_node_info"),
+            None,
+            SharedString::const_str("This node's identity (always 1)."),
+        );
+        let g: Gauge = self.recorder.register_gauge(
+            &Key::from_parts(
+                "synctv_node_info",
+                vec![
+                    Label::new("node_id", node_id.to_string()),
+                    Label::new("node_name", name.to_string()),
+                ],
+            ),
+            &META,
+        );
+        g.set(1.0);
     }
 
     /// The Prometheus text exposition.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use synctv_cluster::history::HistoryLimits;
 use synctv_cluster::manager::{ClusterManager, ClusterOptions};
 use synctv_cluster::node::NodeInfo;
 use synctv_core::auth::{PasswordHasher, TokenKeys, resolve_jwt_secret};
@@ -45,8 +44,9 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Build the state for a node listening on `local_addr`.
-    pub fn new(config: Config, store: Store, local_addr: SocketAddr) -> Result<AppState> {
+    /// Build the state for a node listening on `local_addr`. In cluster mode this connects
+    /// to Redis (and fails when it is unreachable).
+    pub async fn new(config: Config, store: Store, local_addr: SocketAddr) -> Result<AppState> {
         let secret = resolve_jwt_secret(&config)?;
         let tokens = TokenKeys::new(&secret, config.auth.token_ttl_secs);
         let hasher = PasswordHasher::new(config.auth.password_hash_memory_kib)?;
@@ -57,19 +57,9 @@ impl AppState {
             config.server.public_address.clone()
         };
         let node = NodeInfo::new(config.node_name(), address);
-        let cluster = ClusterManager::local(
-            store.clone(),
-            ClusterOptions {
-                node,
-                history: HistoryLimits {
-                    size: config.rooms.history_size,
-                    ttl_ms: config.rooms.history_ttl_secs * 1000,
-                },
-                recent_chat: config.rooms.recent_chat,
-                max_connections: config.limits.max_connections,
-                metrics: metrics.cluster.clone(),
-            },
-        );
+        metrics.set_node(node.node_id.as_str(), &node.name);
+        let opts = ClusterOptions::from_config(&config, node, metrics.cluster.clone());
+        let cluster = ClusterManager::from_config(&config, store.clone(), opts).await?;
         let auth_limiter = NonZeroU32::new(config.limits.auth_per_sec).map(|rate| {
             let burst = NonZeroU32::new(config.limits.auth_burst).unwrap_or(rate);
             RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))

@@ -12,7 +12,18 @@ pub enum Error {
     #[error("room not found")]
     RoomNotFound,
 
-    /// The broker could not publish or read history (e.g. Redis unreachable).
+    /// The broker cannot be reached (connection lost, timeout): the node serves its own
+    /// clients alone until it is back.
     #[error("broker unavailable: {0}")]
+    Unavailable(String),
+
+    /// The broker answered with an error, or something else went wrong in it.
+    #[error("broker error: {0}")]
     Broker(String),
+}
+
+impl Error {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
 }

@@ -1,9 +1,8 @@
-//! A room's replay history: the last `size` event frames, each kept at most `ttl_ms`.
-//! Frames are the exact bytes live clients received, so a replay is byte-identical.
+//! A room's replay history (in-process broker): the last `size` events, each kept at most
+//! `ttl_ms`. Entries hold the exact frames live clients received, so a replay is
+//! byte-identical.
 
 use std::collections::VecDeque;
-
-use bytes::Bytes;
 
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryLimits {
@@ -12,12 +11,12 @@ pub struct HistoryLimits {
 }
 
 #[derive(Debug)]
-pub struct History {
-    entries: VecDeque<(u64, u64, Bytes)>,
+pub struct History<T> {
+    entries: VecDeque<(u64, u64, T)>,
     limits: HistoryLimits,
 }
 
-impl History {
+impl<T: Clone> History<T> {
     pub fn new(limits: HistoryLimits) -> Self {
         Self {
             entries: VecDeque::new(),
@@ -25,9 +24,9 @@ impl History {
         }
     }
 
-    /// Append the frame of `seq` (seqs arrive consecutively) sent at `ts_ms`.
-    pub fn push(&mut self, seq: u64, ts_ms: u64, frame: Bytes) {
-        self.entries.push_back((seq, ts_ms, frame));
+    /// Append the entry of `seq` (seqs arrive consecutively) sent at `ts_ms`.
+    pub fn push(&mut self, seq: u64, ts_ms: u64, item: T) {
+        self.entries.push_back((seq, ts_ms, item));
         while self.entries.len() > self.limits.size {
             self.entries.pop_front();
         }
@@ -51,8 +50,8 @@ impl History {
         self.entries.len()
     }
 
-    /// The frames with `since < seq <= upto`, if every one of them is still retained.
-    pub fn range(&self, since: u64, upto: u64) -> Option<Vec<Bytes>> {
+    /// The entries with `since < seq <= upto`, if every one of them is still retained.
+    pub fn range(&self, since: u64, upto: u64) -> Option<Vec<T>> {
         if since >= upto {
             return (since == upto).then(Vec::new);
         }
@@ -77,8 +76,9 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
-    fn history(size: usize, ttl_ms: u64) -> History {
+    fn history(size: usize, ttl_ms: u64) -> History<Bytes> {
         History::new(HistoryLimits { size, ttl_ms })
     }
 

@@ -2,12 +2,20 @@
 //! recorder and passes them in; handles are atomics, so updating one on the hot path is a
 //! single atomic add. `ClusterMetrics::default()` is a no-op set (unit tests).
 
-use metrics::{Counter, Gauge};
+use metrics::{Counter, Gauge, Histogram};
 
 #[derive(Clone)]
 pub struct ClusterMetrics {
     /// Room events this node published.
     pub events_published: Counter,
+    /// Room events of other nodes received through the broker.
+    pub events_received: Counter,
+    /// Events dropped as duplicates (own echoes, and anything at or below a room's seq).
+    pub events_deduplicated: Counter,
+    /// Time to publish an event (stream append and fan-out to nodes).
+    pub publish_seconds: Histogram,
+    /// Event age when delivered to this node's sockets (from the origin's timestamp).
+    pub delivery_seconds: Histogram,
     /// Frames queued to local sockets by fan-out.
     pub deliveries: Counter,
     /// Sockets closed because their send queue overflowed.
@@ -18,17 +26,45 @@ pub struct ClusterMetrics {
     pub connections_active: Gauge,
     /// Rooms with materialized state on this node now.
     pub rooms_active: Gauge,
+    /// Missing events read back from a room's stream.
+    pub gap_fills: Counter,
+    /// Rooms reloaded with a fresh snapshot for their clients (epoch change, lost events,
+    /// reconciliation after an outage).
+    pub resyncs: Counter,
+    /// Failed Redis commands and lost Redis connections.
+    pub redis_errors: Counter,
+    /// Messages received on Redis subscriptions, by channel kind.
+    pub pubsub_room: Counter,
+    pub pubsub_broadcast: Counter,
+    pub pubsub_canary: Counter,
+    /// Room metadata cache.
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    pub cache_invalidations: Counter,
 }
 
 impl Default for ClusterMetrics {
     fn default() -> Self {
         Self {
             events_published: Counter::noop(),
+            events_received: Counter::noop(),
+            events_deduplicated: Counter::noop(),
+            publish_seconds: Histogram::noop(),
+            delivery_seconds: Histogram::noop(),
             deliveries: Counter::noop(),
             slow_consumers: Counter::noop(),
             connections_total: Counter::noop(),
             connections_active: Gauge::noop(),
             rooms_active: Gauge::noop(),
+            gap_fills: Counter::noop(),
+            resyncs: Counter::noop(),
+            redis_errors: Counter::noop(),
+            pubsub_room: Counter::noop(),
+            pubsub_broadcast: Counter::noop(),
+            pubsub_canary: Counter::noop(),
+            cache_hits: Counter::noop(),
+            cache_misses: Counter::noop(),
+            cache_invalidations: Counter::noop(),
         }
     }
 }

@@ -11,7 +11,7 @@ use synctv_cluster::outbound::{Outbound, channel};
 use synctv_core::event::RoomEvent;
 use synctv_core::ids::{ConnId, MessageId, RoomId, UserId};
 use synctv_core::model::{ChatMessage, Role};
-use synctv_core::store::Store;
+use synctv_core::store::{RoomLock, Store};
 
 async fn setup(dir: &tempfile::TempDir) -> (ClusterManager, RoomId, Store) {
     let history = HistoryLimits {
@@ -42,15 +42,16 @@ async fn joins_during_a_burst_get_snapshots_that_line_up_with_their_events() {
     let publisher = tokio::spawn({
         let (mgr, room) = (mgr.clone(), room.clone());
         async move {
-            // Like the chat service: store, then publish, under the room lock.
+            // Like the chat service: store, publish, commit, under the room lock.
             for i in 0..CHATS {
                 let g = mgr.lock_room(&room).await;
                 let msg = chat(i);
-                store
-                    .insert_chat(&room, &msg, synctv_core::time::now_ms())
+                let ts = synctv_core::time::now_ms();
+                let mut tx = store.room_tx(&room, RoomLock::Change).await.unwrap();
+                tx.insert_chat(&msg, ts).await.unwrap();
+                g.commit(tx, vec![(RoomEvent::Chat(msg), ts)])
                     .await
                     .unwrap();
-                g.publish(RoomEvent::Chat(msg)).await.unwrap();
             }
         }
     });
@@ -125,7 +126,7 @@ async fn joins_during_a_burst_get_snapshots_that_line_up_with_their_events() {
         }
         membership.leave().await.unwrap();
     }
-    assert_eq!(mgr.member_count(&room), 0);
+    assert_eq!(mgr.member_count(&room).await, 0);
 }
 
 #[tokio::test]
@@ -147,9 +148,9 @@ async fn presence_counts_connections_and_idle_rooms_leave_memory() {
         j1.seq + 1,
         "only the first connection published member_joined"
     );
-    assert_eq!(mgr.member_count(&room), 1);
+    assert_eq!(mgr.member_count(&room).await, 1);
     j2.membership.leave().await.unwrap();
-    assert_eq!(mgr.member_count(&room), 1, "still connected once");
+    assert_eq!(mgr.member_count(&room).await, 1, "still connected once");
     j1.membership.leave().await.unwrap();
     let kinds: Vec<String> = std::iter::from_fn(|| rx1.try_recv().ok())
         .map(|o| match o {
@@ -162,7 +163,7 @@ async fn presence_counts_connections_and_idle_rooms_leave_memory() {
         ["member_joined"],
         "the last connection's leave is published after it unsubscribed"
     );
-    assert_eq!(mgr.member_count(&room), 0);
+    assert_eq!(mgr.member_count(&room).await, 0);
     mgr.sweep(synctv_core::time::now_ms());
     assert_eq!(
         mgr.hub().room_count(),

@@ -1,22 +1,27 @@
 //! The materialized state of one room on one node: room info, who is online, playlist,
 //! playback and recent chat, kept current by applying the room's events in `seq` order.
 //!
+//! The state is a function of the event stream: every change a node sees arrives as an event,
+//! and applying an event never depends on which node applies it or on when the state was
+//! loaded. Overwriting changes (playback, room info) carry a version and only a newer version
+//! is applied, so a state loaded from the database and one built from events converge even
+//! when two changes cross in flight. Ordered collections use a key every node agrees on
+//! (chat: time then id; playlist: the time-ordered movie id), not arrival order.
+//!
 //! Because the state and the room's applied `seq` change together (under the hub's room
-//! lock), a snapshot taken at `seq = N` holds exactly the effects of events 1..=N: a client
-//! that receives the snapshot and then events N+1.. sees every change once. The state is
-//! loaded from the database when a room becomes active on a node and dropped when it goes
-//! idle, so idle rooms cost no memory.
+//! lock), a snapshot taken at `seq = N` holds exactly the effects of events 1..=N. The state
+//! is loaded when a room becomes active on a node and dropped when it goes idle, so idle
+//! rooms cost no memory.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::event::RoomEvent;
+use crate::event::{MemberInfo, RoomEvent};
 use crate::ids::{MovieId, UserId};
 use crate::model::{
-    ChatMessage, MemberPresence, Movie, Permission, Permissions, PlaybackState, Role, RoomInfo,
-    RoomObject, allowed,
+    ChatMessage, MemberPresence, Movie, Permission, PlaybackState, RoomInfo, RoomObject, allowed,
 };
 
 /// A chat message as listed in a snapshot's `recent_chat`, with when it was sent.
@@ -27,35 +32,71 @@ pub struct ChatEntry {
     pub ts_ms: u64,
 }
 
+impl ChatEntry {
+    fn order_key(&self) -> (u64, &str) {
+        (self.ts_ms, self.message.message_id.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RoomState {
     pub info: RoomInfo,
     pub members: BTreeMap<UserId, MemberPresence>,
+    /// Play order: by movie id (UUID v7, so creation order).
     pub playlist: Vec<Movie>,
     pub playback: PlaybackState,
+    /// Oldest first, by (time, message id).
     pub recent_chat: VecDeque<ChatEntry>,
     recent_cap: usize,
 }
 
 #[derive(Serialize)]
-struct SnapshotOut<'a> {
+struct SnapshotHead<'a> {
     #[serde(flatten)]
     info: &'a RoomInfo,
     member_count: usize,
     playback: &'a PlaybackState,
-    members: Vec<&'a MemberPresence>,
     playlist: &'a [Movie],
     recent_chat: &'a VecDeque<ChatEntry>,
+}
+
+/// A snapshot taken under the room lock, finished later: everything is serialized at once
+/// except the member list, whose connection counts may be refreshed from the cluster-wide
+/// presence before the snapshot is sent.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The JSON object without its closing brace and without `members`.
+    head: String,
+    pub members: Vec<MemberPresence>,
+}
+
+impl Snapshot {
+    /// The `room` object of a `welcome`. `counts` gives users' total connections across
+    /// the cluster where known.
+    pub fn finish(mut self, counts: &HashMap<UserId, u32>) -> Box<RawValue> {
+        for m in &mut self.members {
+            if let Some(&c) = counts.get(&m.user_id) {
+                m.connections = c.max(1);
+            }
+        }
+        let mut out = self.head;
+        out.push_str(",\"members\":");
+        out.push_str(&serde_json::to_string(&self.members).expect("members serialize"));
+        out.push('}');
+        RawValue::from_string(out).expect("a snapshot is a JSON object")
+    }
 }
 
 impl RoomState {
     pub fn new(
         info: RoomInfo,
-        playlist: Vec<Movie>,
+        mut playlist: Vec<Movie>,
         playback: PlaybackState,
-        recent_chat: Vec<ChatEntry>,
+        mut recent_chat: Vec<ChatEntry>,
         recent_cap: usize,
     ) -> Self {
+        playlist.sort_by(|a, b| a.movie_id.cmp(&b.movie_id));
+        recent_chat.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
         let mut recent: VecDeque<ChatEntry> = recent_chat.into();
         while recent.len() > recent_cap {
             recent.pop_front();
@@ -70,42 +111,48 @@ impl RoomState {
         }
     }
 
+    /// Add an online member as the presence registry lists them (when loading).
+    pub fn add_member(&mut self, m: &MemberInfo, connections: u32) {
+        self.members
+            .insert(m.user_id.clone(), presence(m, connections));
+    }
+
     /// Apply one event (in `seq` order). `ts_ms` is the event's time.
     pub fn apply(&mut self, event: &RoomEvent, ts_ms: u64) {
         match event {
             RoomEvent::MemberJoined(m) => {
+                let connections = self.members.get(&m.user_id).map_or(1, |p| p.connections);
                 self.members
-                    .entry(m.user_id.clone())
-                    .or_insert_with(|| MemberPresence {
-                        user_id: m.user_id.clone(),
-                        username: m.username.clone(),
-                        role: Role::Member,
-                        permissions: None,
-                        connections: 1,
-                    });
+                    .insert(m.user_id.clone(), presence(m, connections));
             }
             RoomEvent::MemberLeft(m) => {
                 self.members.remove(&m.user_id);
             }
-            RoomEvent::Chat(c) => {
-                self.recent_chat.push_back(ChatEntry {
-                    message: c.clone(),
-                    ts_ms,
-                });
-                while self.recent_chat.len() > self.recent_cap {
-                    self.recent_chat.pop_front();
+            RoomEvent::Chat(c) => self.push_chat(ChatEntry {
+                message: c.clone(),
+                ts_ms,
+            }),
+            RoomEvent::Playback(p) => {
+                if p.state.version > self.playback.version {
+                    self.playback = p.state.clone();
                 }
             }
-            RoomEvent::Playback(p) => self.playback = p.state.clone(),
             RoomEvent::MovieAdded { movie } => {
-                if !self.has_movie(&movie.movie_id) {
-                    self.playlist.push(movie.clone());
+                if let Err(i) = self
+                    .playlist
+                    .binary_search_by(|m| m.movie_id.cmp(&movie.movie_id))
+                {
+                    self.playlist.insert(i, movie.clone());
                 }
             }
             RoomEvent::MovieRemoved { movie_id } => {
                 self.playlist.retain(|m| &m.movie_id != movie_id)
             }
-            RoomEvent::RoomUpdated { room } => self.info = room.info.clone(),
+            RoomEvent::RoomUpdated { room } => {
+                if room.info.version > self.info.version {
+                    self.info = room.info.clone();
+                }
+            }
             RoomEvent::RoomDeleted {} => {}
             RoomEvent::MemberUpdated(u) => {
                 if let Some(p) = self.members.get_mut(&u.user_id) {
@@ -113,6 +160,22 @@ impl RoomState {
                     p.permissions = u.permissions;
                 }
             }
+        }
+    }
+
+    fn push_chat(&mut self, entry: ChatEntry) {
+        let key = entry.order_key();
+        let at = self
+            .recent_chat
+            .iter()
+            .rposition(|c| c.order_key() <= key)
+            .map_or(0, |i| i + 1);
+        if at > 0 && self.recent_chat[at - 1].message.message_id == entry.message.message_id {
+            return; // already listed
+        }
+        self.recent_chat.insert(at, entry);
+        while self.recent_chat.len() > self.recent_cap {
+            self.recent_chat.pop_front();
         }
     }
 
@@ -125,20 +188,11 @@ impl RoomState {
         self.members.len()
     }
 
-    /// Whether the online user `user` may do `perm` (false when not online here).
+    /// Whether the online user `user` may do `perm` (false when not online).
     pub fn may(&self, user: &UserId, perm: Permission) -> bool {
         self.members
             .get(user)
             .is_some_and(|m| allowed(m.role, m.permissions, &self.info.settings, perm))
-    }
-
-    /// Record the role and explicit permissions of an online member (known to the node that
-    /// holds the member's connection).
-    pub fn set_member_role(&mut self, user: &UserId, role: Role, permissions: Option<Permissions>) {
-        if let Some(m) = self.members.get_mut(user) {
-            m.role = role;
-            m.permissions = permissions;
-        }
     }
 
     pub fn room_object(&self) -> RoomObject {
@@ -149,135 +203,39 @@ impl RoomState {
         }
     }
 
-    /// The snapshot sent in `welcome`, serialized once: the room object plus members,
-    /// playlist (play order) and recent chat (oldest first).
-    pub fn snapshot_json(&self) -> Box<RawValue> {
-        let out = SnapshotOut {
+    /// The snapshot sent in `welcome`: the room object plus members, playlist (play order)
+    /// and recent chat (oldest first).
+    pub fn snapshot(&self) -> Snapshot {
+        let head = SnapshotHead {
             info: &self.info,
             member_count: self.member_count(),
             playback: &self.playback,
-            members: self.members.values().collect(),
             playlist: &self.playlist,
             recent_chat: &self.recent_chat,
         };
-        serde_json::value::to_raw_value(&out).expect("snapshots always serialize")
+        let mut head = serde_json::to_string(&head).expect("snapshots always serialize");
+        head.pop(); // the closing brace: `finish` appends the members
+        Snapshot {
+            head,
+            members: self.members.values().cloned().collect(),
+        }
+    }
+
+    /// The snapshot with the connection counts this node knows.
+    pub fn snapshot_json(&self) -> Box<RawValue> {
+        self.snapshot().finish(&HashMap::new())
+    }
+}
+
+fn presence(m: &MemberInfo, connections: u32) -> MemberPresence {
+    MemberPresence {
+        user_id: m.user_id.clone(),
+        username: m.username.clone(),
+        role: m.role,
+        permissions: m.permissions,
+        connections,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{MemberRef, PlaybackChange};
-    use crate::ids::{MessageId, RoomId};
-    use crate::model::RoomSettings;
-
-    fn state(cap: usize) -> RoomState {
-        let info = RoomInfo {
-            room_id: RoomId::from("r"),
-            name: "r".into(),
-            owner_id: UserId::from("o"),
-            has_password: false,
-            settings: RoomSettings::default(),
-            created_at_ms: 1,
-        };
-        RoomState::new(info, vec![], PlaybackState::default(), vec![], cap)
-    }
-
-    fn chat(n: u32) -> RoomEvent {
-        RoomEvent::Chat(ChatMessage {
-            message_id: MessageId::from(format!("m{n}")),
-            user_id: UserId::from("u"),
-            username: "u".into(),
-            text: format!("{n}"),
-        })
-    }
-
-    #[test]
-    fn recent_chat_is_bounded_and_ordered() {
-        let mut s = state(2);
-        for n in 0..5 {
-            s.apply(&chat(n), u64::from(n));
-        }
-        let texts: Vec<_> = s
-            .recent_chat
-            .iter()
-            .map(|c| c.message.text.as_str())
-            .collect();
-        assert_eq!(texts, ["3", "4"]);
-    }
-
-    #[test]
-    fn members_join_leave_and_carry_permissions() {
-        let mut s = state(10);
-        let alice = UserId::from("a");
-        let m = MemberRef {
-            user_id: alice.clone(),
-            username: "alice".into(),
-        };
-        s.apply(&RoomEvent::MemberJoined(m.clone()), 0);
-        assert_eq!(s.member_count(), 1);
-        assert!(s.may(&alice, Permission::Playback));
-        s.set_member_role(&alice, Role::Guest, None);
-        assert!(!s.may(&alice, Permission::Playback));
-        assert!(s.may(&alice, Permission::Chat));
-        s.apply(&RoomEvent::MemberLeft(m), 0);
-        assert_eq!(s.member_count(), 0);
-        assert!(!s.may(&alice, Permission::Chat));
-    }
-
-    #[test]
-    fn playlist_and_playback_follow_events() {
-        let mut s = state(10);
-        let movie = Movie {
-            movie_id: MovieId::from("mv"),
-            url: "https://x/y".into(),
-            title: "t".into(),
-        };
-        s.apply(
-            &RoomEvent::MovieAdded {
-                movie: movie.clone(),
-            },
-            0,
-        );
-        s.apply(
-            &RoomEvent::MovieAdded {
-                movie: movie.clone(),
-            },
-            0,
-        );
-        assert_eq!(s.playlist.len(), 1);
-        let pb = PlaybackState {
-            movie_id: Some(movie.movie_id.clone()),
-            version: 4,
-            ..PlaybackState::default()
-        };
-        s.apply(
-            &RoomEvent::Playback(PlaybackChange {
-                state: pb.clone(),
-                user_id: UserId::from("u"),
-            }),
-            0,
-        );
-        assert_eq!(s.playback, pb);
-        s.apply(
-            &RoomEvent::MovieRemoved {
-                movie_id: movie.movie_id,
-            },
-            0,
-        );
-        assert!(s.playlist.is_empty());
-    }
-
-    #[test]
-    fn snapshot_lists_everything() {
-        let mut s = state(10);
-        s.apply(&chat(1), 5);
-        let v: serde_json::Value = serde_json::from_str(s.snapshot_json().get()).unwrap();
-        assert_eq!(v["room_id"], "r");
-        assert_eq!(v["member_count"], 0);
-        assert_eq!(v["recent_chat"][0]["text"], "1");
-        assert_eq!(v["recent_chat"][0]["ts_ms"], 5);
-        assert!(v["playlist"].as_array().unwrap().is_empty());
-        assert_eq!(v["playback"]["version"], 0);
-    }
-}
+mod tests;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod cluster;
 mod members;
 mod movies;
 mod ops;
@@ -24,6 +25,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::router())
+        .merge(cluster::router())
         .merge(auth::router(state.clone()))
         .merge(rooms::router())
         .merge(movies::router())

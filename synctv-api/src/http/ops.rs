@@ -1,5 +1,5 @@
-//! Operator endpoints: liveness, readiness, Prometheus metrics, cluster status. They need no
-//! token (probes and scrapers carry none).
+//! Probe endpoints: liveness, readiness, Prometheus metrics, cluster status. They need no
+//! token (probes and scrapers carry none). The operator API is in `cluster.rs`.
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use synctv_cluster::broker::BrokerHealth;
 
 use crate::state::AppState;
 
@@ -17,7 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route("/api/cluster/status", get(cluster_status))
 }
 
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -29,7 +29,8 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// 503 while the database is unreachable or the node is draining (then `status` says
-/// `not_ready` with every check `ok`).
+/// `not_ready` with every check `ok`). A failing Redis is reported but keeps the node ready:
+/// it still serves its own clients.
 async fn ready(State(state): State<AppState>) -> Response {
     let db_ok = matches!(
         tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await,
@@ -41,7 +42,11 @@ async fn ready(State(state): State<AppState>) -> Response {
         "status": if ready { "ready" } else { "not_ready" },
         "checks": {
             "database": if db_ok { "ok" } else { "error" },
-            "redis": if cluster_mode { "error" } else { "disabled" },
+            "redis": match state.cluster.broker_health() {
+                BrokerHealth::Local => "disabled",
+                BrokerHealth::Ok => "ok",
+                BrokerHealth::Failing => "error",
+            },
             "cluster_mode": cluster_mode,
         },
     });
@@ -62,8 +67,4 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-async fn cluster_status(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "nodes": state.cluster.nodes() }))
 }

@@ -83,15 +83,14 @@ async fn list(
     Paging(page): Paging,
 ) -> Result<Json<serde_json::Value>> {
     let rooms = state.store.list_public_rooms(page).await?;
-    let items: Vec<RoomObject> = rooms
-        .items
-        .into_iter()
-        .map(|(room, playback)| RoomObject {
-            member_count: state.cluster.member_count(&room.room_id),
+    let mut items: Vec<RoomObject> = Vec::with_capacity(rooms.items.len());
+    for (room, playback) in rooms.items {
+        items.push(RoomObject {
+            member_count: state.cluster.member_count(&room.room_id).await,
             info: room.info(),
             playback,
-        })
-        .collect();
+        });
+    }
     Ok(Json(page_json(items, page, rooms.total)))
 }
 

@@ -4,7 +4,8 @@
 //! membership rows; any other registered user counts as a member, and guest identities as
 //! guests. Entering a room (WebSocket, playlist, chat history) additionally requires that
 //! guests are admitted and, for password rooms, the password, except for the owner and
-//! admins.
+//! admins. Room rows and memberships come from the node's metadata cache, which every
+//! change invalidates on every node.
 
 use axum::http::StatusCode;
 use synctv_core::ids::RoomId;
@@ -60,14 +61,14 @@ impl Access {
 /// The room and the caller's role in it (no admission checks).
 pub async fn room_access(state: &AppState, room_id: &RoomId, actor: &Actor) -> Result<Access> {
     let room = state
-        .store
-        .get_room(room_id)
+        .cluster
+        .cached_room(room_id)
         .await?
         .ok_or_else(Error::room_not_found)?;
     let row = if actor.guest {
         None
     } else {
-        state.store.get_member(room_id, &actor.user_id).await?
+        state.cluster.cached_member(room_id, &actor.user_id).await?
     };
     let stored_member = row.is_some();
     let (role, permissions) = if actor.user_id == room.owner_id {

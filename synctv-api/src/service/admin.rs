@@ -5,10 +5,10 @@ use serde::Deserialize;
 use synctv_core::event::{MemberUpdate, RoomEvent};
 use synctv_core::ids::UserId;
 use synctv_core::model::{Member, Permissions, Role, RoomObject, SettingsPatch, validate};
-use synctv_core::store::RoomUpdate;
+use synctv_core::store::{RoomLock, RoomUpdate};
 
 use super::access::Access;
-use super::{hash_password, room_object};
+use super::hash_password;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -58,12 +58,19 @@ pub async fn update_room(
     }
     let room_id = &access.room.room_id;
     let g = state.cluster.lock_room(room_id).await;
-    let record = state.store.update_room(room_id, update).await?;
-    let object = room_object(state, &record).await?;
-    g.publish(RoomEvent::RoomUpdated {
+    let mut tx = state.store.room_tx(room_id, RoomLock::Change).await?;
+    let record = tx.update_room(&update).await?;
+    let object = RoomObject {
+        info: record.info(),
+        member_count: state.cluster.member_count(room_id).await,
+        playback: tx.playback().await?,
+    };
+    let event = RoomEvent::RoomUpdated {
         room: object.clone(),
-    })
-    .await?;
+    };
+    g.commit(tx, vec![(event, synctv_core::time::now_ms())])
+        .await?;
+    state.cluster.invalidate_room(room_id).await;
     Ok(object)
 }
 
@@ -72,10 +79,16 @@ pub async fn delete_room(state: &AppState, access: &Access) -> Result<()> {
     access.require_admin()?;
     let room_id = &access.room.room_id;
     let g = state.cluster.lock_room(room_id).await;
-    if !state.store.delete_room(room_id).await? {
+    let mut tx = state.store.room_tx(room_id, RoomLock::Exclusive).await?;
+    if !tx.delete_room().await? {
         return Err(Error::room_not_found());
     }
-    g.publish(RoomEvent::RoomDeleted {}).await?;
+    g.commit(
+        tx,
+        vec![(RoomEvent::RoomDeleted {}, synctv_core::time::now_ms())],
+    )
+    .await?;
+    state.cluster.invalidate_room(room_id).await;
     Ok(())
 }
 
@@ -117,15 +130,25 @@ pub async fn update_member(
     }
     let permissions = patch.permissions.unwrap_or(member.permissions);
     let g = state.cluster.lock_room(room_id).await;
-    let updated = state
-        .store
-        .update_member(room_id, target, role, permissions)
-        .await?;
-    g.publish(RoomEvent::MemberUpdated(MemberUpdate {
+    let mut tx = state.store.room_tx(room_id, RoomLock::Change).await?;
+    if !tx.update_member(target, role, permissions).await? {
+        return Err(Error::not_found(
+            "member_not_found",
+            "no such member in this room",
+        ));
+    }
+    let event = RoomEvent::MemberUpdated(MemberUpdate {
         user_id: target.clone(),
+        username: member.username.clone(),
         role,
         permissions,
-    }))
-    .await?;
-    Ok(updated)
+    });
+    g.commit(tx, vec![(event, synctv_core::time::now_ms())])
+        .await?;
+    state.cluster.invalidate_member(room_id, target).await;
+    Ok(Member {
+        role,
+        permissions,
+        ..member
+    })
 }

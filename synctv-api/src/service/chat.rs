@@ -3,19 +3,17 @@
 use synctv_core::event::RoomEvent;
 use synctv_core::ids::{MessageId, RoomId};
 use synctv_core::model::{ChatMessage, Permission, validate};
+use synctv_core::store::RoomLock;
 
 use crate::error::{Error, Result};
 use crate::extract::Actor;
 use crate::state::AppState;
 
-/// Persist and publish a chat message; returns its event's `seq`. The sender must be online
-/// in the room (the permission check reads the live room state).
+/// Store and publish a chat message; returns its event's `seq`. The sender must be online in
+/// the room (the permission check reads the live room state).
 pub async fn send(state: &AppState, room: &RoomId, actor: &Actor, text: &str) -> Result<u64> {
     let text = validate::chat_text(text, state.config.rooms.max_chat_len)?;
     let g = state.cluster.lock_room(room).await;
-    if !g.load().await? {
-        return Err(Error::room_not_found());
-    }
     if !g
         .read(|s| s.may(&actor.user_id, Permission::Chat))
         .unwrap_or(false)
@@ -29,6 +27,7 @@ pub async fn send(state: &AppState, room: &RoomId, actor: &Actor, text: &str) ->
         text,
     };
     let ts = synctv_core::time::now_ms();
-    state.store.insert_chat(room, &msg, ts).await?;
-    Ok(g.publish_at(RoomEvent::Chat(msg), ts).await?)
+    let mut tx = state.store.room_tx(room, RoomLock::Change).await?;
+    tx.insert_chat(&msg, ts).await?;
+    Ok(g.commit(tx, vec![(RoomEvent::Chat(msg), ts)]).await?)
 }

@@ -1,6 +1,7 @@
 //! Room operations shared by the REST routes and the WebSocket gateway. Each one authorizes
-//! the caller, validates input, then (under the room's write lock) persists and publishes,
-//! so an acknowledged change is durable and reaches every member in `seq` order.
+//! the caller, validates input, then (under the room's write lock, in a room transaction)
+//! stores, publishes and commits, so an acknowledged change is durable and reaches every
+//! member, on every node, in `seq` order.
 
 pub mod access;
 pub mod admin;
@@ -17,7 +18,7 @@ use crate::state::AppState;
 pub async fn room_object(state: &AppState, room: &RoomRecord) -> Result<RoomObject> {
     Ok(RoomObject {
         info: room.info(),
-        member_count: state.cluster.member_count(&room.room_id),
+        member_count: state.cluster.member_count(&room.room_id).await,
         playback: state.store.get_playback(&room.room_id).await?,
     })
 }

@@ -1,17 +1,25 @@
 //! Changing the shared playback state (last-writer-wins by `version`).
+//!
+//! The stored playback is changed by one conditional update (`WHERE version = <base>`), so
+//! of two nodes racing from the same version exactly one wins; the other answers
+//! `version_conflict` when the client named a `base_version`, and otherwise recomputes its
+//! change on the version that won.
 
 use synctv_cluster::manager::RoomGuard;
 use synctv_core::event::{PlaybackChange, RoomEvent};
 use synctv_core::ids::{RoomId, UserId};
-use synctv_core::model::{Permission, PlaybackCommand, PlaybackState};
+use synctv_core::model::{Permission, PlaybackCommand, PlaybackError, PlaybackState};
+use synctv_core::store::{RoomLock, RoomTx};
 
 use crate::error::{Error, Result};
 use crate::extract::Actor;
 use crate::state::AppState;
 
-/// Apply `cmd` to the room's playback, persist the new state and publish it; returns the
-/// event's `seq`. The check, the write and the publish happen under the room lock, so
-/// versions are strictly sequential and a stale `base_version` is always detected.
+/// Attempts at a change without `base_version` when other nodes keep winning.
+const RETRIES: usize = 5;
+
+/// Apply `cmd` to the room's playback, store the new state and publish it; returns the
+/// event's `seq`.
 pub async fn control(
     state: &AppState,
     room: &RoomId,
@@ -19,38 +27,63 @@ pub async fn control(
     cmd: &PlaybackCommand,
 ) -> Result<u64> {
     let g = state.cluster.lock_room(room).await;
-    if !g.load().await? {
-        return Err(Error::room_not_found());
-    }
-    let now = synctv_core::time::now_ms();
-    let next = g
+    let (mut current, may) = g
         .read(|s| {
-            if !s.may(&actor.user_id, Permission::Playback) {
-                return Err(Error::forbidden(
-                    "your role may not control playback in this room",
-                ));
-            }
-            s.playback
-                .apply(cmd, now, |id| s.has_movie(id))
-                .map_err(Error::from)
+            let ok = s.may(&actor.user_id, Permission::Playback);
+            (s.playback.clone(), ok)
         })
-        .ok_or_else(Error::room_not_found)??;
-    commit(state, &g, next, &actor.user_id, now).await
+        .ok_or_else(Error::room_not_found)?;
+    if !may {
+        return Err(Error::forbidden(
+            "your role may not control playback in this room",
+        ));
+    }
+    let mut tx = state.store.room_tx(room, RoomLock::Change).await?;
+    // This node's view may lag behind a change another node just made: the stored state
+    // decides.
+    if cmd.base_version.is_some_and(|b| b != current.version) {
+        current = tx.playback().await?;
+    }
+    for _ in 0..RETRIES {
+        let now = synctv_core::time::now_ms();
+        let next = g
+            .read(|s| current.apply(cmd, now, |id| s.has_movie(id)))
+            .ok_or_else(Error::room_not_found)??;
+        if tx
+            .save_playback(&next, &actor.user_id, current.version)
+            .await?
+        {
+            return commit(&g, tx, next, &actor.user_id, now).await;
+        }
+        let stored = tx.playback().await?;
+        if let Some(base) = cmd.base_version {
+            return Err(PlaybackError::VersionConflict {
+                base,
+                current: stored.version,
+            }
+            .into());
+        }
+        current = stored;
+    }
+    Err(Error::new(
+        axum::http::StatusCode::CONFLICT,
+        "version_conflict",
+        "playback keeps changing; try again",
+    ))
 }
 
-/// Store a new playback state and publish it as a `playback` event (the caller holds the
-/// room lock `g`); returns the event's `seq`.
+/// Publish a stored playback state as a `playback` event and commit; returns its `seq`.
 pub(super) async fn commit(
-    state: &AppState,
     g: &RoomGuard,
+    tx: RoomTx,
     next: PlaybackState,
     by: &UserId,
     now: u64,
 ) -> Result<u64> {
-    state.store.save_playback(g.room_id(), &next, by).await?;
     let change = PlaybackChange {
         state: next,
         user_id: by.clone(),
     };
-    Ok(g.publish_at(RoomEvent::Playback(change), now).await?)
+    Ok(g.commit(tx, vec![(RoomEvent::Playback(change), now)])
+        .await?)
 }

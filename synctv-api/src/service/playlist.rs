@@ -1,9 +1,10 @@
 //! Adding and removing playlist movies.
 
 use axum::http::StatusCode;
-use synctv_core::event::RoomEvent;
+use synctv_core::event::{PlaybackChange, RoomEvent};
 use synctv_core::ids::MovieId;
 use synctv_core::model::{Movie, Permission, validate};
+use synctv_core::store::RoomLock;
 
 use super::access::Access;
 use crate::error::{Error, Result};
@@ -26,26 +27,25 @@ pub async fn add(
     };
     let room = &access.room.room_id;
     let g = state.cluster.lock_room(room).await;
-    if state.store.count_movies(room).await? >= rooms.max_playlist_len as u64 {
+    let mut tx = state.store.room_tx(room, RoomLock::Change).await?;
+    if tx.count_movies().await? >= rooms.max_playlist_len as u64 {
         return Err(Error::new(
             StatusCode::CONFLICT,
             "playlist_full",
             format!("a playlist holds at most {} movies", rooms.max_playlist_len),
         ));
     }
-    let movie = state
-        .store
-        .add_movie(room, &url, &title, &actor.user_id)
-        .await?;
-    g.publish(RoomEvent::MovieAdded {
+    let movie = tx.add_movie(&url, &title, &actor.user_id).await?;
+    let event = RoomEvent::MovieAdded {
         movie: movie.clone(),
-    })
-    .await?;
+    };
+    g.commit(tx, vec![(event, synctv_core::time::now_ms())])
+        .await?;
     Ok(movie)
 }
 
 /// Remove a movie. If it was the current one, playback is cleared (a `playback` event
-/// follows the `movie_removed` event).
+/// follows the `movie_removed` event, in the same transaction).
 pub async fn remove(
     state: &AppState,
     access: &Access,
@@ -55,23 +55,38 @@ pub async fn remove(
     access.require(Permission::Playlist)?;
     let room = &access.room.room_id;
     let g = state.cluster.lock_room(room).await;
-    if !state.store.delete_movie(room, movie_id).await? {
+    let mut tx = state.store.room_tx(room, RoomLock::Change).await?;
+    if !tx.delete_movie(movie_id).await? {
         return Err(Error::not_found(
             "movie_not_found",
             "no such movie in this room",
         ));
     }
-    g.publish(RoomEvent::MovieRemoved {
-        movie_id: movie_id.clone(),
-    })
-    .await?;
-    let current = match g.read(|s| s.playback.clone()) {
-        Some(p) => p,
-        None => state.store.get_playback(room).await?,
-    };
-    if current.movie_id.as_ref() == Some(movie_id) {
-        let now = synctv_core::time::now_ms();
-        super::playback::commit(state, &g, current.cleared(now), &actor.user_id, now).await?;
+    let now = synctv_core::time::now_ms();
+    let mut events = vec![(
+        RoomEvent::MovieRemoved {
+            movie_id: movie_id.clone(),
+        },
+        now,
+    )];
+    loop {
+        let current = tx.playback().await?;
+        if current.movie_id.as_ref() != Some(movie_id) {
+            break;
+        }
+        let cleared = current.cleared(now);
+        if tx
+            .save_playback(&cleared, &actor.user_id, current.version)
+            .await?
+        {
+            let change = PlaybackChange {
+                state: cleared,
+                user_id: actor.user_id.clone(),
+            };
+            events.push((RoomEvent::Playback(change), now));
+            break;
+        }
     }
+    g.commit(tx, events).await?;
     Ok(())
 }

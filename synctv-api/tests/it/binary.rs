@@ -12,13 +12,29 @@ use crate::common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_synctv");
 
 /// A running server process and the address it reported.
-struct Proc {
-    child: Child,
-    addr: String,
+pub(crate) struct Proc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Proc {
+    /// Kill it at once (SIGKILL): no drain, no deregistration, like a crashed machine.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill_hard();
+        }
+    }
 }
 
 /// Start the binary in `cwd` with `args` and `envs`; wait for its "listening" line.
-fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
+pub(crate) fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd)
         .args(args)
@@ -52,7 +68,7 @@ fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
 }
 
 /// Run the binary expecting it to refuse to start; returns its stderr.
-fn refuse(cwd: &Path, envs: &[(&str, &str)]) -> String {
+pub(crate) fn refuse(cwd: &Path, envs: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd);
     for (k, v) in envs {

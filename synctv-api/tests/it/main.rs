@@ -4,6 +4,7 @@
 mod common;
 
 mod binary;
+mod cluster;
 mod http_auth;
 mod http_playlist;
 mod http_rooms;

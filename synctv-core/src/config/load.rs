@@ -101,16 +101,86 @@ impl Config {
         let r = &self.redis;
         if r.enabled() {
             check(
-                r.url.starts_with("redis://") || r.url.starts_with("rediss://"),
+                r.urls()
+                    .iter()
+                    .all(|u| u.starts_with("redis://") || u.starts_with("rediss://")),
                 "redis.url",
                 "must be empty (single node) or start with redis:// or rediss://",
             );
             check(
-                false,
+                r.cluster_mode || r.urls().len() == 1,
                 "redis.url",
-                "cluster mode (Redis) is not available in this build yet; leave it empty",
+                "lists several servers: set redis.cluster_mode: true for a Redis Cluster",
             );
+            check(
+                db.is_shared(),
+                "database.url",
+                "must be a PostgreSQL URL when redis.url is set: the nodes of a cluster share one database",
+            );
+            check(
+                !r.key_prefix.contains(['{', '}']),
+                "redis.key_prefix",
+                "must not contain braces (they would change the Redis Cluster hash slot)",
+            );
+            check(
+                r.command_timeout_ms >= 10,
+                "redis.command_timeout_ms",
+                "must be at least 10",
+            );
+            check(
+                r.canary_interval_ms >= 10,
+                "redis.canary_interval_ms",
+                "must be at least 10",
+            );
+            check(
+                r.canary_timeout_ms > r.canary_interval_ms,
+                "redis.canary_timeout_ms",
+                "must be greater than redis.canary_interval_ms",
+            );
+            check(
+                r.reconnect_min_ms >= 1 && r.reconnect_max_ms >= r.reconnect_min_ms,
+                "redis.reconnect_max_ms",
+                "must be at least redis.reconnect_min_ms (at least 1)",
+            );
+            check(
+                r.dedup_capacity >= 1,
+                "redis.dedup_capacity",
+                "must be at least 1",
+            );
+            check(
+                r.meta_ttl_secs > self.rooms.history_ttl_secs,
+                "redis.meta_ttl_secs",
+                "must be greater than rooms.history_ttl_secs",
+            );
+        } else {
+            check(!r.cluster_mode, "redis.cluster_mode", "needs redis.url");
         }
+        let cl = &self.cluster;
+        check(
+            cl.node_ttl_secs >= 1,
+            "cluster.node_ttl_secs",
+            "must be at least 1",
+        );
+        check(
+            cl.lock_ttl_secs >= 1,
+            "cluster.lock_ttl_secs",
+            "must be at least 1",
+        );
+        check(
+            cl.housekeeping_interval_secs >= 1,
+            "cluster.housekeeping_interval_secs",
+            "must be at least 1",
+        );
+        check(
+            cl.cache_capacity >= 1,
+            "cluster.cache_capacity",
+            "must be at least 1",
+        );
+        check(
+            cl.operator_token.is_empty() || cl.operator_token.len() >= 16,
+            "cluster.operator_token",
+            "must be at least 16 characters",
+        );
 
         let a = &self.auth;
         let shared = db.is_shared() || r.enabled();
@@ -278,6 +348,7 @@ const STRING_KEYS: &[&str] = &[
     "redis.url",
     "redis.key_prefix",
     "cluster.node_name",
+    "cluster.operator_token",
     "auth.jwt_secret",
     "log.level",
     "log.format",

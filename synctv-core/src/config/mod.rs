@@ -91,12 +91,35 @@ impl DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// Empty: single-node mode (no Redis). Otherwise `redis://host:port`.
+    /// Empty: single-node mode (no Redis). Otherwise `redis://host:port` (`rediss://` for TLS).
+    /// With `cluster_mode`, one or more seed nodes separated by commas.
     pub url: String,
     /// Prefix of every key and channel this deployment uses.
     pub key_prefix: String,
-    /// True when `url` points at a Redis Cluster.
+    /// True when `url` points at a Redis Cluster (sharded pub/sub, hash-tagged keys).
     pub cluster_mode: bool,
+    /// How long a node remembers the ids of events it sent, to drop their echo from Redis.
+    pub dedup_window_secs: u64,
+    /// Events remembered for that (bounds the deduplicator's memory).
+    pub dedup_capacity: usize,
+    /// A Redis command that takes longer fails; the node then serves its clients alone.
+    pub command_timeout_ms: u64,
+    /// Connecting to Redis (at start and on reconnects) gives up after this long.
+    pub connect_timeout_ms: u64,
+    /// How often each node publishes its canary through Redis and expects it back.
+    pub canary_interval_ms: u64,
+    /// A canary not back within this long marks Redis as failing (`/ready` says so) and
+    /// restarts the subscription.
+    pub canary_timeout_ms: u64,
+    /// Reconnect backoff: first delay and cap.
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    /// A node that received its own event before an earlier one waits this long for the
+    /// earlier one to arrive before reading it from the room's stream.
+    pub gap_timeout_ms: u64,
+    /// A room's seq/epoch hash lives this long after the room's last event (it must outlive
+    /// the replay history; an idle room costs one small hash until then).
+    pub meta_ttl_secs: u64,
 }
 
 impl Default for RedisConfig {
@@ -105,6 +128,16 @@ impl Default for RedisConfig {
             url: String::new(),
             key_prefix: "synctv:".into(),
             cluster_mode: false,
+            dedup_window_secs: 60,
+            dedup_capacity: 100_000,
+            command_timeout_ms: 1000,
+            connect_timeout_ms: 2000,
+            canary_interval_ms: 1000,
+            canary_timeout_ms: 3000,
+            reconnect_min_ms: 100,
+            reconnect_max_ms: 5000,
+            gap_timeout_ms: 250,
+            meta_ttl_secs: 86_400,
         }
     }
 }
@@ -113,13 +146,60 @@ impl RedisConfig {
     pub fn enabled(&self) -> bool {
         !self.url.trim().is_empty()
     }
+
+    /// The seed URLs (`url` split at commas).
+    pub fn urls(&self) -> Vec<String> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect()
+    }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
     /// This node's name in cluster status. Empty: `NODE_NAME`, else the host name.
     pub node_name: String,
+    /// A node's registry entry expires this long after its last heartbeat; a surviving node
+    /// then removes the dead node's users from presence.
+    pub node_ttl_secs: u64,
+    /// Enables the operator API (`Authorization: Bearer <token>`). Empty: disabled.
+    pub operator_token: String,
+    /// Distributed locks (migrations, housekeeping) expire after this long if their holder
+    /// dies without releasing them.
+    pub lock_ttl_secs: u64,
+    /// How often a node looks for dead nodes and runs the cluster's housekeeping.
+    pub housekeeping_interval_secs: u64,
+    /// How long a node caches room metadata (settings, roles, password hash) at most;
+    /// changes invalidate the cache on every node at once, this only bounds staleness if an
+    /// invalidation is lost.
+    pub cache_ttl_secs: u64,
+    /// Room metadata entries cached per node.
+    pub cache_capacity: usize,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_name: String::new(),
+            node_ttl_secs: 15,
+            operator_token: String::new(),
+            lock_ttl_secs: 60,
+            housekeeping_interval_secs: 2,
+            cache_ttl_secs: 30,
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Heartbeats go out three times per TTL, so one lost heartbeat never expires a node.
+    pub fn heartbeat_interval_ms(&self) -> u64 {
+        (self.node_ttl_secs * 1000 / 3).max(200)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -187,3 +187,56 @@ fn string_settings_accept_values_that_look_like_numbers_or_booleans() {
         Ok(())
     });
 }
+
+#[test]
+fn cluster_mode_needs_a_shared_database_and_secret() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SYNCTV__REDIS__URL", "redis://127.0.0.1:6379");
+        let msg = config_err(load("x.yaml", false));
+        assert!(msg.contains("database.url"), "{msg}");
+        assert!(msg.contains("auth.jwt_secret"), "{msg}");
+        jail.set_env("SYNCTV__DATABASE__URL", "postgres://db/synctv");
+        jail.set_env("SYNCTV__AUTH__JWT_SECRET", "s".repeat(40));
+        let c = load("x.yaml", false).unwrap();
+        assert!(c.redis.enabled());
+        assert_eq!(c.redis.urls(), ["redis://127.0.0.1:6379"]);
+        assert_eq!(c.cluster.node_ttl_secs, 15);
+        assert_eq!(c.redis.dedup_window_secs, 60);
+        Ok(())
+    });
+}
+
+#[test]
+fn several_redis_urls_need_cluster_mode() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SYNCTV__DATABASE__URL", "postgres://db/synctv");
+        jail.set_env("SYNCTV__AUTH__JWT_SECRET", "s".repeat(40));
+        jail.set_env("SYNCTV__REDIS__URL", "redis://a:7000, redis://b:7001");
+        let msg = config_err(load("x.yaml", false));
+        assert!(msg.contains("redis.cluster_mode"), "{msg}");
+        jail.set_env("SYNCTV__REDIS__CLUSTER_MODE", "true");
+        let c = load("x.yaml", false).unwrap();
+        assert_eq!(c.redis.urls(), ["redis://a:7000", "redis://b:7001"]);
+        jail.set_env("SYNCTV__REDIS__URL", "http://a:7000");
+        let msg = config_err(load("x.yaml", false));
+        assert!(msg.contains("redis.url"), "{msg}");
+        Ok(())
+    });
+}
+
+#[test]
+fn cluster_settings_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SYNCTV__DATABASE__URL", "postgres://db/synctv");
+        jail.set_env("SYNCTV__AUTH__JWT_SECRET", "s".repeat(40));
+        jail.set_env("SYNCTV__REDIS__URL", "redis://a:7000");
+        jail.set_env("SYNCTV__REDIS__KEY_PREFIX", "x{y}:");
+        jail.set_env("SYNCTV__REDIS__CANARY_TIMEOUT_MS", "500");
+        jail.set_env("SYNCTV__CLUSTER__OPERATOR_TOKEN", "short");
+        let msg = config_err(load("x.yaml", false));
+        assert!(msg.contains("redis.key_prefix"), "{msg}");
+        assert!(msg.contains("redis.canary_timeout_ms"), "{msg}");
+        assert!(msg.contains("cluster.operator_token"), "{msg}");
+        Ok(())
+    });
+}

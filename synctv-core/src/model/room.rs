@@ -16,6 +16,8 @@ pub struct RoomRecord {
     pub password_hash: Option<String>,
     pub settings: RoomSettings,
     pub created_at_ms: u64,
+    /// Grows by one with every change (compare-and-set updates; nodes apply the newest).
+    pub version: u64,
 }
 
 impl RoomRecord {
@@ -27,6 +29,7 @@ impl RoomRecord {
             has_password: self.password_hash.is_some(),
             settings: self.settings.clone(),
             created_at_ms: self.created_at_ms,
+            version: self.version,
         }
     }
 }
@@ -40,6 +43,9 @@ pub struct RoomInfo {
     pub has_password: bool,
     pub settings: RoomSettings,
     pub created_at_ms: u64,
+    /// The room's version: every change bumps it (extension to the contract).
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// The room object of the REST API and of `room_updated`: the room, how many users are

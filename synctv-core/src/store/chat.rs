@@ -1,7 +1,7 @@
 //! Chat history.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 use super::{Page, PageRequest, Store, to_i64, to_u64};
 use crate::Result;
@@ -21,38 +21,47 @@ fn entry_from_row(r: &AnyRow) -> Result<ChatEntry> {
     })
 }
 
+pub(super) async fn insert_chat<'e>(
+    e: impl Executor<'e, Database = Any>,
+    room: &RoomId,
+    msg: &ChatMessage,
+    ts_ms: u64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO chat_messages (message_id, room_id, user_id, username, body, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(msg.message_id.as_str())
+    .bind(room.as_str())
+    .bind(msg.user_id.as_str())
+    .bind(&msg.username)
+    .bind(&msg.text)
+    .bind(to_i64(ts_ms))
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// The last `n` messages, oldest first.
+pub(super) async fn recent_chat<'e>(
+    e: impl Executor<'e, Database = Any>,
+    room: &RoomId,
+    n: usize,
+) -> Result<Vec<ChatEntry>> {
+    let rows = sqlx::query(
+        "SELECT message_id, user_id, username, body, created_at_ms FROM chat_messages
+         WHERE room_id = $1 ORDER BY created_at_ms DESC, message_id DESC LIMIT $2",
+    )
+    .bind(room.as_str())
+    .bind(i64::try_from(n).unwrap_or(i64::MAX))
+    .fetch_all(e)
+    .await?;
+    let mut out: Vec<ChatEntry> = rows.iter().map(entry_from_row).collect::<Result<_>>()?;
+    out.reverse();
+    Ok(out)
+}
+
 impl Store {
-    pub async fn insert_chat(&self, room: &RoomId, msg: &ChatMessage, ts_ms: u64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO chat_messages (message_id, room_id, user_id, username, body, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(msg.message_id.as_str())
-        .bind(room.as_str())
-        .bind(msg.user_id.as_str())
-        .bind(&msg.username)
-        .bind(&msg.text)
-        .bind(to_i64(ts_ms))
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// The last `n` messages, oldest first.
-    pub async fn recent_chat(&self, room: &RoomId, n: usize) -> Result<Vec<ChatEntry>> {
-        let rows = sqlx::query(
-            "SELECT message_id, user_id, username, body, created_at_ms FROM chat_messages
-             WHERE room_id = $1 ORDER BY created_at_ms DESC, message_id DESC LIMIT $2",
-        )
-        .bind(room.as_str())
-        .bind(i64::try_from(n).unwrap_or(i64::MAX))
-        .fetch_all(self.pool())
-        .await?;
-        let mut out: Vec<ChatEntry> = rows.iter().map(entry_from_row).collect::<Result<_>>()?;
-        out.reverse();
-        Ok(out)
-    }
-
     /// A page of the chat history, newest first.
     pub async fn list_chat(&self, room: &RoomId, page: PageRequest) -> Result<Page<ChatEntry>> {
         let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM chat_messages WHERE room_id = $1")

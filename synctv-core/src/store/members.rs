@@ -1,12 +1,12 @@
 //! Durable room membership (registered users): role and explicit permissions.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 use super::{Page, PageRequest, Store, to_i64, to_u64};
 use crate::ids::{RoomId, UserId};
 use crate::model::{Member, Permissions, Role};
-use crate::{Error, Result, time};
+use crate::{Result, time};
 
 fn member_from_row(r: &AnyRow) -> Result<Member> {
     let role: String = r.try_get("role")?;
@@ -72,30 +72,26 @@ impl Store {
             total: to_u64(total),
         })
     }
+}
 
-    /// Set a member's role and explicit permissions (`None` = role defaults).
-    pub async fn update_member(
-        &self,
-        room: &RoomId,
-        user: &UserId,
-        role: Role,
-        permissions: Option<Permissions>,
-    ) -> Result<Member> {
-        let n = sqlx::query(
-            "UPDATE room_members SET role = $3, permissions = $4 WHERE room_id = $1 AND user_id = $2",
-        )
-        .bind(room.as_str())
-        .bind(user.as_str())
-        .bind(role.as_str())
-        .bind(permissions.map(Permissions::bits))
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(Error::not_found("member"));
-        }
-        self.get_member(room, user)
-            .await?
-            .ok_or(Error::not_found("member"))
-    }
+/// Set a member's role and explicit permissions (`None` = role defaults); false if the user
+/// has no membership row.
+pub(super) async fn update_member<'e>(
+    e: impl Executor<'e, Database = Any>,
+    room: &RoomId,
+    user: &UserId,
+    role: Role,
+    permissions: Option<Permissions>,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE room_members SET role = $3, permissions = $4 WHERE room_id = $1 AND user_id = $2",
+    )
+    .bind(room.as_str())
+    .bind(user.as_str())
+    .bind(role.as_str())
+    .bind(permissions.map(Permissions::bits))
+    .execute(e)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
 }

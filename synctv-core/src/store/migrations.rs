@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0005_playback.sql"),
     ),
     (6, "chat", include_str!("../../../migrations/0006_chat.sql")),
+    (
+        7,
+        "versions",
+        include_str!("../../../migrations/0007_versions.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {

@@ -2,9 +2,9 @@
 //! the data directory) as the embedded default. One set of portable SQL serves both: `$N`
 //! placeholders, TEXT ids, BIGINT millisecond times and 0/1 flags, DOUBLE PRECISION rates.
 //!
-//! Each table has its own file with an `impl Store` block. The store does not serialize
-//! writes per room; callers that need "write, then publish" ordering hold the room lock of
-//! `synctv_cluster::ClusterManager`.
+//! Each table has its own file: query functions that run on the pool or inside a
+//! transaction, and an `impl Store` block for the reads that need no transaction. Changes to
+//! a room go through a [`RoomTx`], which orders them against loads of the room's state.
 
 mod chat;
 mod members;
@@ -13,9 +13,11 @@ mod movies;
 mod playback;
 mod rooms;
 mod state;
+mod tx;
 mod users;
 
 pub use rooms::{NewRoom, RoomUpdate};
+pub use tx::{RoomLock, RoomTx};
 pub use users::UserRecord;
 
 use std::time::Duration;
@@ -37,6 +39,7 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
 }
 
 /// A page of a list: `page` counts from 1.
@@ -87,7 +90,7 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        Ok(Store { pool })
+        Ok(Store { pool, backend })
     }
 
     /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary).
@@ -109,6 +112,10 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 }
 

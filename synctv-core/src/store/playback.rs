@@ -1,7 +1,7 @@
 //! The playback state row of each room.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 use super::{Store, to_i64, to_u64};
 use crate::ids::{MovieId, RoomId, UserId};
@@ -21,37 +21,53 @@ pub(super) fn playback_from_row(r: &AnyRow) -> Result<PlaybackState> {
     })
 }
 
+pub(super) async fn get_playback<'e>(
+    e: impl Executor<'e, Database = Any>,
+    room: &RoomId,
+) -> Result<PlaybackState> {
+    let r = sqlx::query(
+        "SELECT movie_id, playing, position_ms, rate, updated_at_ms, version
+         FROM playback_states WHERE room_id = $1",
+    )
+    .bind(room.as_str())
+    .fetch_optional(e)
+    .await?
+    .ok_or(Error::not_found("room"))?;
+    playback_from_row(&r)
+}
+
+/// Store `s` if the stored version is still `expected` (compare-and-set): false when another
+/// change got there first.
+pub(super) async fn save_playback<'e>(
+    e: impl Executor<'e, Database = Any>,
+    room: &RoomId,
+    s: &PlaybackState,
+    by: &UserId,
+    expected: u64,
+) -> Result<bool> {
+    let n = sqlx::query(
+        "UPDATE playback_states
+         SET movie_id = $2, playing = $3, position_ms = $4, rate = $5, updated_at_ms = $6,
+             version = $7, updated_by = $8
+         WHERE room_id = $1 AND version = $9",
+    )
+    .bind(room.as_str())
+    .bind(s.movie_id.as_ref().map(MovieId::as_str))
+    .bind(i64::from(s.playing))
+    .bind(to_i64(s.position_ms))
+    .bind(s.rate)
+    .bind(to_i64(s.updated_at_ms))
+    .bind(to_i64(s.version))
+    .bind(by.as_str())
+    .bind(to_i64(expected))
+    .execute(e)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 impl Store {
     pub async fn get_playback(&self, room: &RoomId) -> Result<PlaybackState> {
-        let r = sqlx::query(
-            "SELECT movie_id, playing, position_ms, rate, updated_at_ms, version
-             FROM playback_states WHERE room_id = $1",
-        )
-        .bind(room.as_str())
-        .fetch_optional(self.pool())
-        .await?
-        .ok_or(Error::not_found("room"))?;
-        playback_from_row(&r)
-    }
-
-    /// Persist a new playback state (callers hold the room lock, so versions only grow).
-    pub async fn save_playback(&self, room: &RoomId, s: &PlaybackState, by: &UserId) -> Result<()> {
-        sqlx::query(
-            "UPDATE playback_states
-             SET movie_id = $2, playing = $3, position_ms = $4, rate = $5, updated_at_ms = $6,
-                 version = $7, updated_by = $8
-             WHERE room_id = $1",
-        )
-        .bind(room.as_str())
-        .bind(s.movie_id.as_ref().map(MovieId::as_str))
-        .bind(i64::from(s.playing))
-        .bind(to_i64(s.position_ms))
-        .bind(s.rate)
-        .bind(to_i64(s.updated_at_ms))
-        .bind(to_i64(s.version))
-        .bind(by.as_str())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        get_playback(self.pool(), room).await
     }
 }

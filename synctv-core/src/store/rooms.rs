@@ -1,14 +1,14 @@
 //! Rooms: create (with the owner's membership and an initial playback row), read, list,
 //! update, delete.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 use super::playback::playback_from_row;
 use super::{Page, PageRequest, Store, to_i64, to_u64};
 use crate::ids::{RoomId, UserId};
 use crate::model::{PlaybackState, Role, RoomRecord, RoomSettings};
-use crate::{Error, Result, time};
+use crate::{Result, time};
 
 /// What `create_room` needs.
 #[derive(Debug, Clone)]
@@ -30,6 +30,20 @@ pub struct RoomUpdate {
     pub settings: Option<RoomSettings>,
 }
 
+impl RoomUpdate {
+    pub(super) fn apply_to(&self, room: &mut RoomRecord) {
+        if let Some(name) = &self.name {
+            room.name = name.clone();
+        }
+        if let Some(pw) = &self.password_hash {
+            room.password_hash = pw.clone();
+        }
+        if let Some(settings) = &self.settings {
+            room.settings = settings.clone();
+        }
+    }
+}
+
 fn room_from_row(r: &AnyRow) -> Result<RoomRecord> {
     let settings: String = r.try_get("settings")?;
     Ok(RoomRecord {
@@ -39,7 +53,68 @@ fn room_from_row(r: &AnyRow) -> Result<RoomRecord> {
         password_hash: r.try_get("password_hash")?,
         settings: serde_json::from_str(&settings).unwrap_or_default(),
         created_at_ms: to_u64(r.try_get("created_at_ms")?),
+        version: to_u64(r.try_get("room_version")?),
     })
+}
+
+const ROOM_COLUMNS: &str =
+    "room_id, name, owner_id, password_hash, settings, created_at_ms, version AS room_version";
+
+pub(super) async fn get_room<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: &RoomId,
+) -> Result<Option<RoomRecord>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROOM_COLUMNS} FROM rooms WHERE room_id = $1"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(e)
+    .await?;
+    row.as_ref().map(room_from_row).transpose()
+}
+
+/// Write `room` (as changed by the caller) if its stored version is still `room.version`;
+/// the stored version becomes `room.version + 1`. False when another change got there first.
+pub(super) async fn save_room<'e>(
+    e: impl Executor<'e, Database = Any>,
+    room: &RoomRecord,
+) -> Result<bool> {
+    let settings_json = serde_json::to_string(&room.settings).expect("settings serialize");
+    let n = sqlx::query(
+        "UPDATE rooms SET name = $2, password_hash = $3, settings = $4, hidden = $5,
+                updated_at_ms = $6, version = version + 1
+         WHERE room_id = $1 AND version = $7",
+    )
+    .bind(room.room_id.as_str())
+    .bind(&room.name)
+    .bind(room.password_hash.as_deref())
+    .bind(settings_json)
+    .bind(i64::from(room.settings.hidden))
+    .bind(to_i64(time::now_ms()))
+    .bind(to_i64(room.version))
+    .execute(e)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Delete a room and everything in it (children first, explicitly, so the result does not
+/// depend on foreign-key pragmas). False if it did not exist.
+pub(super) async fn delete_room(c: &mut sqlx::AnyConnection, id: &RoomId) -> Result<bool> {
+    for q in [
+        "DELETE FROM chat_messages WHERE room_id = $1",
+        "DELETE FROM movies WHERE room_id = $1",
+        "DELETE FROM room_members WHERE room_id = $1",
+        "DELETE FROM playback_states WHERE room_id = $1",
+    ] {
+        sqlx::query(q).bind(id.as_str()).execute(&mut *c).await?;
+    }
+    let n = sqlx::query("DELETE FROM rooms WHERE room_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
 }
 
 impl Store {
@@ -52,6 +127,7 @@ impl Store {
             password_hash: new.password_hash,
             settings: new.settings,
             created_at_ms: now,
+            version: 0,
         };
         let settings_json = serde_json::to_string(&room.settings).expect("settings serialize");
         let mut tx = self.pool().begin().await?;
@@ -95,14 +171,7 @@ impl Store {
     }
 
     pub async fn get_room(&self, id: &RoomId) -> Result<Option<RoomRecord>> {
-        let row = sqlx::query(
-            "SELECT room_id, name, owner_id, password_hash, settings, created_at_ms
-             FROM rooms WHERE room_id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(room_from_row).transpose()
+        get_room(self.pool(), id).await
     }
 
     /// Non-hidden rooms with their playback, newest first.
@@ -116,7 +185,7 @@ impl Store {
             .await?
             .try_get("n")?;
         let rows = sqlx::query(
-            "SELECT r.room_id, r.name, r.owner_id, r.password_hash, r.settings, r.created_at_ms,
+            "SELECT r.room_id, r.name, r.owner_id, r.password_hash, r.settings, r.created_at_ms, r.version AS room_version,
                     p.movie_id, p.playing, p.position_ms, p.rate, p.updated_at_ms, p.version
              FROM rooms r JOIN playback_states p ON p.room_id = r.room_id
              WHERE r.hidden = $1
@@ -135,53 +204,5 @@ impl Store {
             items,
             total: to_u64(total),
         })
-    }
-
-    /// Apply `update` and return the room as stored afterwards.
-    pub async fn update_room(&self, id: &RoomId, update: RoomUpdate) -> Result<RoomRecord> {
-        let mut room = self.get_room(id).await?.ok_or(Error::not_found("room"))?;
-        if let Some(name) = update.name {
-            room.name = name;
-        }
-        if let Some(pw) = update.password_hash {
-            room.password_hash = pw;
-        }
-        if let Some(settings) = update.settings {
-            room.settings = settings;
-        }
-        let settings_json = serde_json::to_string(&room.settings).expect("settings serialize");
-        sqlx::query(
-            "UPDATE rooms SET name = $2, password_hash = $3, settings = $4, hidden = $5, updated_at_ms = $6 WHERE room_id = $1",
-        )
-        .bind(id.as_str())
-        .bind(&room.name)
-        .bind(room.password_hash.as_deref())
-        .bind(settings_json)
-        .bind(i64::from(room.settings.hidden))
-        .bind(to_i64(time::now_ms()))
-        .execute(self.pool())
-        .await?;
-        Ok(room)
-    }
-
-    /// Delete a room and everything in it. Returns false if it did not exist.
-    pub async fn delete_room(&self, id: &RoomId) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
-        // Children first, explicitly, so the result does not depend on foreign-key pragmas.
-        for q in [
-            "DELETE FROM chat_messages WHERE room_id = $1",
-            "DELETE FROM movies WHERE room_id = $1",
-            "DELETE FROM room_members WHERE room_id = $1",
-            "DELETE FROM playback_states WHERE room_id = $1",
-        ] {
-            sqlx::query(q).bind(id.as_str()).execute(&mut *tx).await?;
-        }
-        let n = sqlx::query("DELETE FROM rooms WHERE room_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
     }
 }

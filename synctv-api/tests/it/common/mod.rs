@@ -9,8 +9,10 @@
 
 #![allow(dead_code)]
 
+mod recording;
 mod ws;
 
+pub use recording::Recording;
 pub use ws::{Closed, SilentClient, WsClient};
 
 use std::net::SocketAddr;
@@ -183,8 +185,8 @@ impl TestApp {
     pub async fn spawn_on(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(&db);
         tweak(&mut config);
+        // `run` applies the migrations itself, as the binary does.
         let store = Store::connect(&config.database).await.expect("connect");
-        store.migrate().await.expect("migrate");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();

@@ -233,6 +233,11 @@ impl WsClient {
         (stop, task)
     }
 
+    /// Record every frame in the background from now on.
+    pub fn record(self, name: &str) -> super::Recording {
+        super::Recording::start(self.stream, name.to_string())
+    }
+
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
         // Read the server's reply so the close handshake completes.
