@@ -42,6 +42,7 @@ impl RedisServer {
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(["--enable-debug-command", "yes"])
             .args(["--dir", self.dir.path().to_str().expect("utf-8 path")])
             .args(&self.extra)
             .stdout(Stdio::null())

@@ -14,10 +14,7 @@ use crate::state::AppState;
 pub async fn send(state: &AppState, room: &RoomId, actor: &Actor, text: &str) -> Result<u64> {
     let text = validate::chat_text(text, state.config.rooms.max_chat_len)?;
     let g = state.cluster.lock_room(room).await;
-    if !g
-        .read(|s| s.may(&actor.user_id, Permission::Chat))
-        .unwrap_or(false)
-    {
+    if !g.may(&actor.user_id, Permission::Chat) {
         return Err(Error::forbidden("your role may not chat in this room"));
     }
     let msg = ChatMessage {

@@ -27,13 +27,10 @@ pub async fn control(
     cmd: &PlaybackCommand,
 ) -> Result<u64> {
     let g = state.cluster.lock_room(room).await;
-    let (mut current, may) = g
-        .read(|s| {
-            let ok = s.may(&actor.user_id, Permission::Playback);
-            (s.playback.clone(), ok)
-        })
+    let mut current = g
+        .read(|s| s.playback.clone())
         .ok_or_else(Error::room_not_found)?;
-    if !may {
+    if !g.may(&actor.user_id, Permission::Playback) {
         return Err(Error::forbidden(
             "your role may not control playback in this room",
         ));

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use synctv_core::event::{EventDraft, RoomEvent};
-use synctv_core::ids::RoomId;
+use synctv_core::ids::{RoomId, UserId};
+use synctv_core::model::{Permission, allowed};
 use synctv_core::room_state::RoomState;
 use synctv_core::store::RoomTx;
 
@@ -49,6 +50,23 @@ impl RoomGuard {
     /// Read the materialized state (`None` when the room is not active on this node).
     pub fn read<R>(&self, f: impl FnOnce(&RoomState) -> R) -> Option<R> {
         self.room.lock().state.as_ref().map(f)
+    }
+
+    /// Whether `user` may do `perm` here: by their role as the room's online members list
+    /// it, or, for a user connected to this node whom the cluster-wide list does not show
+    /// yet (while presence is being re-registered after an outage), by the role they joined
+    /// with.
+    pub fn may(&self, user: &UserId, perm: Permission) -> bool {
+        let l = self.room.lock();
+        let Some(state) = l.state.as_ref() else {
+            return false;
+        };
+        if state.members.contains_key(user) {
+            return state.may(user, perm);
+        }
+        l.local_members
+            .get(user)
+            .is_some_and(|(m, _)| allowed(m.role, m.permissions, &state.info.settings, perm))
     }
 
     /// Publish `events` (each with its time) as the effects of `tx`, commit `tx`, deliver

@@ -67,8 +67,8 @@ async fn presence_is_cluster_wide() {
     let k = kinds(&observer);
     assert_eq!(
         k.iter().filter(|k| *k == "member_joined").count(),
-        2,
-        "roamer and late joined once each: {k:?}"
+        3,
+        "the observer itself, roamer and late joined once each: {k:?}"
     );
     let roamer_left = observer
         .frames()

@@ -130,19 +130,18 @@ impl Recording {
         }
     }
 
-    /// Wait until an event with `seq` (of the current epoch) has arrived.
+    /// Wait until the client is at `seq` of its current stream: an event with `seq` (or
+    /// later) after its last welcome, or a fresh (not resumed) welcome at or past it.
     pub async fn wait_seq(&self, seq: u64) {
         self.wait(&format!("seq {seq}"), |frames| {
-            frames
-                .iter()
-                .rev()
-                .take_while(|f| f["type"] != "welcome")
-                .any(|f| f["type"] == "event" && f["seq"].as_u64() >= Some(seq))
-                || frames
+            let Some(at) = frames.iter().rposition(|f| f["type"] == "welcome") else {
+                return false;
+            };
+            let w = &frames[at];
+            (w["resumed"] == false && w["seq"].as_u64() >= Some(seq))
+                || frames[at + 1..]
                     .iter()
-                    .rev()
-                    .find(|f| f["type"] == "welcome")
-                    .is_some_and(|w| w["seq"].as_u64() >= Some(seq))
+                    .any(|f| f["type"] == "event" && f["seq"].as_u64() >= Some(seq))
         })
         .await
     }
