@@ -26,6 +26,7 @@ use synctv_core::protocol::ServerFrame;
 use synctv_core::store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use error::{Error, Result};
 pub use state::AppState;
@@ -39,19 +40,33 @@ pub async fn run(
 ) -> Result<()> {
     let local_addr = listener.local_addr()?;
     let state = AppState::new(config, store, local_addr).await?;
+    // Every log line of this node carries `node{node_id, node}`.
+    let span = state.cluster.span().clone();
+    serve(state, listener, shutdown).instrument(span).await
+}
+
+async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let local_addr = listener.local_addr()?;
     migrate(&state).await?;
     state.cluster.start().await?;
     let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stop_accepting = CancellationToken::new();
-    let server = tokio::spawn({
-        let stop = stop_accepting.clone();
-        async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
+    let server = tokio::spawn(
+        {
+            let stop = stop_accepting.clone();
+            async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            }
         }
-    });
-    let ticker = tokio::spawn(ticker::run(state.clone(), stop_accepting.clone()));
+        .in_current_span(),
+    );
+    let ticker = tokio::spawn(ticker::run(state.clone(), stop_accepting.clone()).in_current_span());
     tracing::info!(
         addr = %local_addr,
         node_id = %state.cluster.node().node_id,

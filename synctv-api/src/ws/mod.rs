@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;
 use synctv_core::ids::{Epoch, RoomId};
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 use crate::extract::{Actor, Qs, bearer};
@@ -101,6 +102,13 @@ pub(crate) async fn handler(
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| {
             let tracker = session_state.sessions.clone();
-            tracker.track_future(session::run(session_state, socket, ctx, permit))
+            let span = tracing::info_span!(
+                parent: session_state.cluster.span(),
+                "ws",
+                room_id = %ctx.room,
+                user_id = %ctx.actor.user_id,
+                conn_id = tracing::field::Empty,
+            );
+            tracker.track_future(session::run(session_state, socket, ctx, permit).instrument(span))
         }))
 }

@@ -16,6 +16,7 @@ use synctv_core::ids::{Epoch, RoomId};
 use synctv_core::model::{Permissions, Role};
 use synctv_core::protocol::{ClientFrame, ServerFrame, close, code, conn_id_string};
 use synctv_core::time::now_ms;
+use tracing::Instrument;
 
 use super::{commands, writer};
 use crate::extract::Actor;
@@ -49,6 +50,7 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
     let ws = &state.config.ws;
     let conns = state.cluster.connections();
     let id = conns.next_id();
+    tracing::Span::current().record("conn_id", id.0);
     let (sender, rx) = outbound::channel(id, ws.send_queue_len, now_ms());
     let ctl = sender.ctl().clone();
     let slot = permit.register(ConnEntry {
@@ -101,7 +103,8 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
     preamble.push(welcome);
     preamble.extend(joined.replay);
     let grace = Duration::from_millis(ws.close_grace_ms);
-    let writer = tokio::spawn(writer::run(sink, rx, ctl.clone(), preamble, grace));
+    let writer =
+        tokio::spawn(writer::run(sink, rx, ctl.clone(), preamble, grace).in_current_span());
     if conns.is_draining() {
         // Upgraded just as the drain began: this socket missed the broadcast.
         let notice = ServerFrame::Shutdown {

@@ -10,6 +10,7 @@ mod http_playlist;
 mod http_rooms;
 mod ops;
 mod persistence;
+mod retention;
 mod ws_backpressure;
 mod ws_errors;
 mod ws_resume;

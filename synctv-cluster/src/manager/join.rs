@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use synctv_core::event::{EventDraft, MemberInfo, RoomEvent};
 use synctv_core::ids::{ConnId, Epoch, RoomId, UserId};
 use synctv_core::model::{Permissions, Role};
+use tracing::Instrument;
 
 use super::{ClusterManager, RoomGuard};
 use crate::broker::{EventMeta, StreamPosition};
@@ -313,7 +314,8 @@ impl Drop for Membership {
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             let (room, user, conn) = (self.room.clone(), self.user.clone(), self.conn);
-            rt.spawn(async move { mgr.leave(&room, &user, conn).await });
+            let span = mgr.inner.span.clone();
+            rt.spawn(async move { mgr.leave(&room, &user, conn).await }.instrument(span));
         }
     }
 }

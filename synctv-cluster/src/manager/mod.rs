@@ -31,6 +31,7 @@ use synctv_core::model::{Member, RoomRecord};
 use synctv_core::protocol::{ServerFrame, conn_id_string};
 use synctv_core::store::Store;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::Result;
 use crate::broker::{Broker, BrokerHealth, LocalBroker, LocalBus, StreamPosition};
@@ -54,6 +55,11 @@ pub struct Timings {
     pub lock_ttl: Duration,
     /// How often detached rooms are checked for reconciliation.
     pub reconcile_interval: Duration,
+    /// Chat retention: how often, the age limit (zero: none) and the per-room limit (0:
+    /// none).
+    pub retention_interval: Duration,
+    pub chat_max_age: Duration,
+    pub chat_per_room: u64,
 }
 
 impl Timings {
@@ -65,6 +71,9 @@ impl Timings {
             housekeeping_interval: Duration::from_secs(c.cluster.housekeeping_interval_secs),
             lock_ttl: Duration::from_secs(c.cluster.lock_ttl_secs),
             reconcile_interval: Duration::from_millis(250),
+            retention_interval: Duration::from_secs(c.rooms.chat_retention_interval_secs),
+            chat_max_age: Duration::from_secs(c.rooms.chat_retention_days * 86_400),
+            chat_per_room: c.rooms.chat_retention_per_room,
         }
     }
 }
@@ -143,6 +152,8 @@ struct Inner {
     rooms_cache: MetaCache<Option<RoomRecord>>,
     members_cache: MetaCache<Option<Member>>,
     stop: CancellationToken,
+    /// `node{node_id, node}`: the parent of every log line of this node's background work.
+    span: tracing::Span,
 }
 
 impl ClusterManager {
@@ -208,6 +219,8 @@ impl ClusterManager {
                 m.cache_invalidations.clone(),
             )
         }
+        let span =
+            tracing::info_span!("node", node_id = %opts.node.node_id, node = %opts.node.name);
         Self {
             inner: Arc::new(Inner {
                 hub: Arc::new(RoomMessageHub::new(opts.metrics.clone())),
@@ -225,6 +238,7 @@ impl ClusterManager {
                 timings: opts.timings,
                 dirty: Mutex::new(HashSet::new()),
                 stop: CancellationToken::new(),
+                span,
             }),
         }
     }
@@ -232,14 +246,24 @@ impl ClusterManager {
     /// Start receiving from the broker and the background work (heartbeats, housekeeping,
     /// reconciliation). The node registers itself now.
     pub async fn start(&self) -> Result<()> {
-        self.inner
-            .broker
-            .start(Arc::new(sink::Sink::new(self)))
-            .await?;
-        self.heartbeat().await;
-        let mgr = self.clone();
-        tokio::spawn(async move { mgr.background().await });
-        Ok(())
+        let span = self.inner.span.clone();
+        async {
+            self.inner
+                .broker
+                .start(Arc::new(sink::Sink::new(self)))
+                .await?;
+            self.heartbeat().await;
+            let mgr = self.clone();
+            tokio::spawn(async move { mgr.background().await }.in_current_span());
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The span of this node (`node{node_id, node}`) for its log lines.
+    pub fn span(&self) -> &tracing::Span {
+        &self.inner.span
     }
 
     /// Stop the background work, leave the registry (other nodes drop this node at once) and

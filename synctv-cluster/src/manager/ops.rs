@@ -51,7 +51,13 @@ impl ClusterManager {
         let mut heartbeat = tokio::time::interval(t.heartbeat_interval);
         let mut housekeeping = tokio::time::interval(t.housekeeping_interval);
         let mut reconcile = tokio::time::interval(t.reconcile_interval);
-        for i in [&mut heartbeat, &mut housekeeping, &mut reconcile] {
+        let mut retention = tokio::time::interval(t.retention_interval);
+        for i in [
+            &mut heartbeat,
+            &mut housekeeping,
+            &mut reconcile,
+            &mut retention,
+        ] {
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         loop {
@@ -60,6 +66,7 @@ impl ClusterManager {
                 _ = heartbeat.tick() => self.heartbeat().await,
                 _ = housekeeping.tick() => self.housekeeping().await,
                 _ = reconcile.tick() => self.reconcile_dirty().await,
+                _ = retention.tick() => self.chat_retention().await,
             }
         }
     }
@@ -94,6 +101,35 @@ impl ClusterManager {
         if let Err(e) = guard.release().await {
             tracing::debug!(error = %e, "releasing the housekeeping lock failed");
         }
+    }
+
+    /// One node at a time: delete chat beyond the retention limits.
+    async fn chat_retention(&self) {
+        let t = &self.inner.timings;
+        if t.chat_max_age.is_zero() && t.chat_per_room == 0 {
+            return;
+        }
+        // Held for one interval and never released: whichever node runs it first, the others
+        // find it taken until the next interval, so it runs about once per interval
+        // cluster-wide (and a holder that dies simply lets it expire).
+        let ttl = (t.retention_interval.as_millis() as u64)
+            .saturating_sub(100)
+            .max(1);
+        let Ok(Some(guard)) = lock::try_acquire(&self.inner.locks, "chat-retention", ttl).await
+        else {
+            return;
+        };
+        let before = if t.chat_max_age.is_zero() {
+            0
+        } else {
+            synctv_core::time::now_ms().saturating_sub(t.chat_max_age.as_millis() as u64)
+        };
+        match self.inner.store.prune_chat(before, t.chat_per_room).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "chat retention"),
+            Err(e) => tracing::warn!(error = %e, "chat retention failed"),
+        }
+        drop(guard); // left to expire (see above)
     }
 
     /// Remove `node`'s presence from every room it had registered, then the node itself.

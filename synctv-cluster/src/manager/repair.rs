@@ -16,6 +16,8 @@ use std::time::Duration;
 use synctv_core::ids::{Epoch, RoomId};
 use synctv_core::store::RoomLock;
 
+use tracing::Instrument;
+
 use super::{ClusterManager, RoomGuard};
 use crate::broker::{BrokerHealth, EventMeta, StreamPosition};
 use crate::hub::{Offer, Source};
@@ -52,21 +54,25 @@ impl ClusterManager {
             l.repair_scheduled = true;
         }
         let (mgr, room) = (self.clone(), room.clone());
-        tokio::spawn(async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+        let span = self.inner.span.clone();
+        tokio::spawn(
+            async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
+                let g = mgr.lock_room(&room).await;
+                g.room.lock().repair_scheduled = false;
+                let res = if reload {
+                    mgr.reload(&g).await
+                } else {
+                    mgr.fill(&g).await
+                };
+                if let Err(e) = res {
+                    tracing::warn!(room = %room, error = %e, "room repair failed");
+                }
             }
-            let g = mgr.lock_room(&room).await;
-            g.room.lock().repair_scheduled = false;
-            let res = if reload {
-                mgr.reload(&g).await
-            } else {
-                mgr.fill(&g).await
-            };
-            if let Err(e) = res {
-                tracing::warn!(room = %room, error = %e, "room repair failed");
-            }
-        });
+            .instrument(span),
+        );
     }
 
     /// Read what the room is missing from its stream.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 use synctv_core::ids::{Epoch, RoomId};
+use tracing::Instrument;
 
 use super::{ClusterManager, Inner};
 use crate::broker::{BrokerSink, Publication, RoomControl};
@@ -78,6 +79,7 @@ impl BrokerSink for Sink {
         let Some(mgr) = self.mgr() else { return };
         // Invalidations may have been missed while the subscription was down.
         mgr.clear_caches_local();
-        tokio::spawn(async move { mgr.reconcile_all().await });
+        let span = mgr.inner.span.clone();
+        tokio::spawn(async move { mgr.reconcile_all().await }.instrument(span));
     }
 }

@@ -27,6 +27,7 @@ use synctv_core::config::RedisConfig;
 use synctv_core::ids::{NodeId, RoomId};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::canary::Canaries;
 use super::conn::{Commands, timeout_error, timeouts};
@@ -291,13 +292,16 @@ impl Subscriber {
             .await
             .map_err(|e| crate::Error::Unavailable(format!("Redis subscription: {e}")))?;
         let me = self.clone();
-        tokio::spawn(async move { me.supervise(Some((conn, rx))).await });
-        tokio::spawn(super::canary::publish_loop(
-            self.canaries.clone(),
-            cmds,
-            self.cfg.clone(),
-            self.stop.clone(),
-        ));
+        tokio::spawn(async move { me.supervise(Some((conn, rx))).await }.in_current_span());
+        tokio::spawn(
+            super::canary::publish_loop(
+                self.canaries.clone(),
+                cmds,
+                self.cfg.clone(),
+                self.stop.clone(),
+            )
+            .in_current_span(),
+        );
         let deadline = Duration::from_millis(self.cfg.canary_timeout_ms);
         if !self.canaries.wait_ok(deadline).await {
             self.stop.cancel();

@@ -155,6 +155,11 @@ impl Config {
         } else {
             check(!r.cluster_mode, "redis.cluster_mode", "needs redis.url");
         }
+        check(
+            self.rooms.chat_retention_interval_secs >= 1,
+            "rooms.chat_retention_interval_secs",
+            "must be at least 1",
+        );
         let cl = &self.cluster;
         check(
             cl.node_ttl_secs >= 1,

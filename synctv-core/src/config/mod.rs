@@ -289,6 +289,12 @@ pub struct RoomsConfig {
     pub max_playlist_len: usize,
     /// How often idle rooms and expired history are swept from memory.
     pub sweep_interval_secs: u64,
+    /// Chat messages older than this are deleted (0 keeps them forever).
+    pub chat_retention_days: u64,
+    /// At most this many chat messages are kept per room, the newest (0: no limit).
+    pub chat_retention_per_room: u64,
+    /// How often the chat retention runs (on one node of a cluster at a time).
+    pub chat_retention_interval_secs: u64,
 }
 
 impl Default for RoomsConfig {
@@ -303,6 +309,9 @@ impl Default for RoomsConfig {
             max_movie_title_len: 200,
             max_playlist_len: 500,
             sweep_interval_secs: 30,
+            chat_retention_days: 90,
+            chat_retention_per_room: 10_000,
+            chat_retention_interval_secs: 3600,
         }
     }
 }

@@ -83,4 +83,32 @@ impl Store {
             total: to_u64(total),
         })
     }
+
+    /// Chat retention: delete messages sent before `before_ms` (0: none by age), and all but
+    /// the newest `keep_per_room` of each room (0: no limit). Returns the rows deleted.
+    pub async fn prune_chat(&self, before_ms: u64, keep_per_room: u64) -> Result<u64> {
+        let mut deleted = 0;
+        if before_ms > 0 {
+            deleted += sqlx::query("DELETE FROM chat_messages WHERE created_at_ms < $1")
+                .bind(to_i64(before_ms))
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        }
+        if keep_per_room > 0 {
+            deleted += sqlx::query(
+                "DELETE FROM chat_messages WHERE message_id IN (
+                   SELECT message_id FROM (
+                     SELECT message_id, ROW_NUMBER() OVER (
+                       PARTITION BY room_id ORDER BY created_at_ms DESC, message_id DESC) AS n
+                     FROM chat_messages) ranked
+                   WHERE n > $1)",
+            )
+            .bind(to_i64(keep_per_room))
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        }
+        Ok(deleted)
+    }
 }
