@@ -24,7 +24,7 @@ pub async fn send(state: &AppState, room: &RoomId, actor: &Actor, text: &str) ->
         text,
     };
     let ts = synctv_core::time::now_ms();
-    let mut tx = state.store.room_tx(room, RoomLock::Change).await?;
+    let mut tx = state.store.room_tx(room, RoomLock::ByInsert).await?;
     tx.insert_chat(&msg, ts).await?;
     Ok(g.commit(tx, vec![(RoomEvent::Chat(msg), ts)]).await?)
 }

@@ -4,10 +4,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::{Page, PageRequest, Store, to_i64, to_u64};
-use crate::Result;
 use crate::ids::{MessageId, RoomId, UserId};
 use crate::model::ChatMessage;
 use crate::room_state::ChatEntry;
+use crate::{Error, Result};
 
 fn entry_from_row(r: &AnyRow) -> Result<ChatEntry> {
     Ok(ChatEntry {
@@ -38,7 +38,11 @@ pub(super) async fn insert_chat<'e>(
     .bind(&msg.text)
     .bind(to_i64(ts_ms))
     .execute(e)
-    .await?;
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => Error::not_found("room"),
+        _ => Error::Database(e),
+    })?;
     Ok(())
 }
 

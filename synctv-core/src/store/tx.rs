@@ -25,6 +25,10 @@ use crate::{Error, Result};
 pub enum RoomLock {
     /// A change that runs alongside the room's other changes (`FOR KEY SHARE`).
     Change,
+    /// A change whose first statement inserts a row referencing the room: the foreign-key
+    /// check takes the same `FOR KEY SHARE` lock, so no separate statement is sent (one
+    /// round trip less on the hot path of chat). A missing room then fails that insert.
+    ByInsert,
     /// Deleting the room, or loading its state: alone (`FOR UPDATE`).
     Exclusive,
 }
@@ -39,6 +43,12 @@ impl Store {
     /// room does not exist.
     pub async fn room_tx(&self, room: &RoomId, lock: RoomLock) -> Result<RoomTx> {
         let mut tx = self.pool().begin().await?;
+        if lock == RoomLock::ByInsert {
+            return Ok(RoomTx {
+                tx,
+                room: room.clone(),
+            });
+        }
         let sql = match (self.backend(), lock) {
             (Backend::Postgres, RoomLock::Change) => {
                 "SELECT 1 AS one FROM rooms WHERE room_id = $1 FOR KEY SHARE"
@@ -47,6 +57,7 @@ impl Store {
                 "SELECT 1 AS one FROM rooms WHERE room_id = $1 FOR UPDATE"
             }
             (Backend::Sqlite, _) => "SELECT 1 AS one FROM rooms WHERE room_id = $1",
+            (_, RoomLock::ByInsert) => unreachable!("returned above"),
         };
         let found = sqlx::query(sql)
             .bind(room.as_str())
