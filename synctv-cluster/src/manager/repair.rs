@@ -213,9 +213,14 @@ impl ClusterManager {
         self.reload(g).await
     }
 
-    /// Make this node's registered presence in the room match its sockets.
+    /// Make this node's registered presence in the room match its sockets (and the room
+    /// listed as this node's, in case Redis lost the registry too).
     async fn sync_presence(&self, g: &RoomGuard) -> Result<()> {
         let local: Vec<_> = g.room.lock().local_members.values().cloned().collect();
+        if !local.is_empty() {
+            let inner = &self.inner;
+            inner.registry.add_room(&inner.node.node_id, &g.id).await?;
+        }
         let meta = EventMeta::new(self.inner.node.node_id.clone());
         for p in self
             .inner
