@@ -5,6 +5,7 @@
 
 mod delivery;
 mod faults;
+mod nginx;
 mod nodes;
 mod presence;
 mod redis_cluster;
