@@ -64,6 +64,11 @@ macro_rules! contract {
             let (a, b) = super::$pair(1000).await;
             crate::contract::concurrent_publishers_stay_ordered(a, b).await;
         }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn many_rooms_at_once_stay_separate() {
+            let (a, b) = super::$pair(1000).await;
+            crate::contract::many_rooms_at_once_stay_separate(a, b).await;
+        }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn history_replays_exactly_the_gap() {
             let (a, b) = super::$pair(1000).await;
@@ -121,6 +126,8 @@ async fn redis_cluster_passes_the_contract() {
     contract::seq_is_gapless_across_nodes(a, b).await;
     let (a, b) = pair(1000).await;
     contract::concurrent_publishers_stay_ordered(a, b).await;
+    let (a, b) = pair(1000).await;
+    contract::many_rooms_at_once_stay_separate(a, b).await;
     let (a, b) = pair(1000).await;
     contract::history_replays_exactly_the_gap(a, b).await;
     let (a, _b) = pair(4).await;

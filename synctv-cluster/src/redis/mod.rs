@@ -2,6 +2,7 @@
 //!
 //! - [`keys`]: key and channel names (a room's keys and channel share one hash slot).
 //! - [`scripts`]: one Lua script per change (seq, stream, publish, presence, atomically).
+//! - [`batch`]: events handed over while earlier calls are in flight go in one call.
 //! - [`conn`]: the command connection and error mapping.
 //! - [`subscriber`]: the subscription, owned and rebuilt by us; [`canary`]: its liveness.
 //! - [`registry`]: the node registry and distributed locks on the same connection.
@@ -11,6 +12,7 @@
 //! node already delivered starts a new epoch (clients get a fresh snapshot), never a silent
 //! gap. See the README's clustering section.
 
+mod batch;
 mod canary;
 mod conn;
 pub mod keys;
@@ -37,6 +39,7 @@ use crate::history::HistoryLimits;
 use crate::metrics::ClusterMetrics;
 use crate::{Error, Result};
 
+use batch::Batcher;
 use conn::Commands;
 use keys::{Keys, RoomKeys};
 use scripts::Scripts;
@@ -44,6 +47,7 @@ use subscriber::Subscriber;
 
 pub struct RedisBroker {
     cmds: Commands,
+    batcher: Batcher,
     keys: Keys,
     scripts: Scripts,
     node: NodeId,
@@ -85,10 +89,28 @@ impl RedisBroker {
             metrics.clone(),
             stop.clone(),
         ));
+        let scripts = Scripts::new();
+        let batcher = Batcher::start(
+            cmds.clone(),
+            scripts.publish.clone(),
+            batch::Common {
+                max_len: history.size,
+                stream_ttl_ms: history.ttl_ms,
+                meta_ttl_ms: cfg.meta_ttl_secs * 1000,
+                publish_cmd: if cfg.cluster_mode {
+                    "SPUBLISH"
+                } else {
+                    "PUBLISH"
+                },
+                cluster: cfg.cluster_mode,
+            },
+            metrics.redis_errors.clone(),
+        );
         Ok(RedisBroker {
             cmds,
+            batcher,
             keys,
-            scripts: Scripts::new(),
+            scripts,
             node,
             cluster: cfg.cluster_mode,
             history,
@@ -209,19 +231,21 @@ impl Broker for RedisBroker {
     }
 
     async fn publish(&self, room: &RoomId, draft: &EventDraft) -> Result<Publication> {
-        let k = self.keys.room(room);
-        let mut inv = self.invocation(&self.scripts.publish, &k);
-        let head = envelope_head(&draft.origin_node, &draft.event_id, draft.ts_ms);
-        inv.key(&k.members).arg(head).arg(&draft.event_json[..]);
-        match &*draft.event {
+        let member = match &*draft.event {
             synctv_core::event::RoomEvent::MemberUpdated(u) => {
-                inv.arg(u.user_id.as_str()).arg(u.info().to_json());
+                Some((u.user_id.to_string(), u.info().to_json()))
             }
-            _ => {
-                inv.arg("").arg("");
-            }
-        }
-        let (seq, epoch): (u64, String) = self.run(&inv).await?;
+            _ => None,
+        };
+        let (seq, epoch) = self
+            .batcher
+            .publish(batch::Job {
+                keys: self.keys.room(room),
+                head: envelope_head(&draft.origin_node, &draft.event_id, draft.ts_ms),
+                event_json: draft.event_json.clone(),
+                member,
+            })
+            .await?;
         Ok(Publication::of(draft, seq, Epoch::from(epoch)))
     }
 

@@ -8,32 +8,56 @@
 //! out of memory, instead of failing half-way (a seq handed out without its event).
 //!
 //! Common arguments of the event-appending scripts: KEYS = meta, log, channel (then
-//! script-specific keys); ARGV[1] a fresh epoch (used if the room has none: its log was
+//! script-specific keys; the publish script takes a batch of rooms); ARGV[1] a fresh epoch (used if the room has none: its log was
 //! lost), ARGV[2] stream MAXLEN, ARGV[3] stream TTL (ms), ARGV[4] meta TTL (ms), ARGV[5]
 //! `PUBLISH` or `SPUBLISH`.
 
 use redis::Script;
 
-/// `epoch_of()` and `append(head, event_json)`.
+/// `epoch_in(meta, log)` and `append_in(meta, log, channel, head, event_json)`; `epoch_of()` and
+/// `append(head, event_json)` act on KEYS[1..3].
+///
+/// Expiry is refreshed when a quarter of the stream TTL has passed since the last refresh
+/// (meta field `ttl_at`, Redis's own clock), not on every event: two PEXPIREs were a third
+/// of an event's cost in Redis. Each refresh adds that quarter to both TTLs, so a room's keys
+/// still live at least the configured TTLs after its last event (and at most a quarter of
+/// the stream TTL longer).
 const PRELUDE: &str = r#"#!lua
-local function epoch_of()
-  local e = redis.call('HGET', KEYS[1], 'epoch')
+local now_ms
+local function now()
+  if not now_ms then
+    local t = redis.call('TIME')
+    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now_ms
+end
+local function epoch_in(meta, log)
+  local st = redis.call('HMGET', meta, 'epoch', 'ttl_at')
+  local e = st[1]
   if not e then
     e = ARGV[1]
-    redis.call('HSET', KEYS[1], 'epoch', e, 'seq', 0)
-    redis.call('DEL', KEYS[2])
+    redis.call('HSET', meta, 'epoch', e, 'seq', 0)
+    redis.call('DEL', log)
   end
-  return e
+  return e, tonumber(st[2] or '0')
 end
-local function append(head, event_json)
-  local epoch = epoch_of()
-  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+local function append_in(meta, log, channel, head, event_json)
+  local epoch, ttl_at = epoch_in(meta, log)
+  local seq = redis.call('HINCRBY', meta, 'seq', 1)
   local env = '{"seq":' .. seq .. ',"epoch":"' .. epoch .. '",' .. head .. event_json .. '}'
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'd', env)
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call(ARGV[5], KEYS[3], env)
+  redis.call('XADD', log, 'MAXLEN', '~', ARGV[2], seq .. '-0', 'd', env)
+  local slack = math.floor(tonumber(ARGV[3]) / 4)
+  if now() - ttl_at >= slack then
+    redis.call('PEXPIRE', log, tonumber(ARGV[3]) + slack)
+    redis.call('PEXPIRE', meta, tonumber(ARGV[4]) + slack)
+    redis.call('HSET', meta, 'ttl_at', now())
+  end
+  redis.call(ARGV[5], channel, env)
   return seq, epoch, env
+end
+local function epoch_of() return (epoch_in(KEYS[1], KEYS[2])) end
+local function append(head, event_json)
+  return append_in(KEYS[1], KEYS[2], KEYS[3], head, event_json)
 end
 local function head_of(node, id, ts)
   return '"node_id":"' .. node .. '","message_id":"' .. id .. '","timestamp":' .. ts .. ',"event":'
@@ -52,14 +76,24 @@ local function joined(m, node, base, n, ts)
 end
 "#;
 
-/// KEYS[4] members. ARGV[6] envelope head, ARGV[7] event JSON, ARGV[8] a user whose stored
-/// member JSON becomes ARGV[9] if they are online ('' for none). Returns {seq, epoch}.
+/// A batch of events, possibly of several rooms (in a Redis Cluster, of one hash slot): per
+/// event four keys (meta, log, channel, members) and, from ARGV[6], four arguments: envelope
+/// head, event JSON, a user whose stored member JSON becomes the fourth if they are online
+/// ('' for none). Events are appended in the order given. Returns {seq, epoch} per event,
+/// flat.
 const PUBLISH: &str = r#"
-if ARGV[8] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[8]) == 1 then
-  redis.call('HSET', KEYS[4], ARGV[8], ARGV[9])
+local out = {}
+for i = 0, #KEYS / 4 - 1 do
+  local k, a = i * 4, 6 + i * 4
+  local user = ARGV[a + 2]
+  if user ~= '' and redis.call('HEXISTS', KEYS[k + 4], user) == 1 then
+    redis.call('HSET', KEYS[k + 4], user, ARGV[a + 3])
+  end
+  local seq, epoch = append_in(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a], ARGV[a + 1])
+  out[#out + 1] = seq
+  out[#out + 1] = epoch
 end
-local seq, epoch = append(ARGV[6], ARGV[7])
-return {seq, epoch}
+return out
 "#;
 
 /// KEYS[4] presence, KEYS[5] members, KEYS[6] this node's connections. ARGV[6] envelope
@@ -202,6 +236,7 @@ return {e, seq, entries}
 /// command. Returns {0, epoch}.
 const NEW_EPOCH: &str = r#"#!lua
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
+redis.call('HDEL', KEYS[1], 'ttl_at')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call(ARGV[3], KEYS[3], '{"control":"resync","epoch":"' .. ARGV[1] .. '"}')
