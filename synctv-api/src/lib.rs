@@ -7,8 +7,10 @@
 //! rest with 1001 after their pending writes, leave the node registry, stop the listener and
 //! return. The binary (`main.rs`) and the tests call the same `run`.
 
+pub mod client_addr;
 pub mod error;
 pub mod extract;
+mod fdlimit;
 pub mod http;
 pub mod metrics;
 pub mod service;
@@ -33,12 +35,22 @@ pub use state::AppState;
 
 /// Serve a node on `listener` until `shutdown` resolves, then drain and return.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     store: Store,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let local_addr = listener.local_addr()?;
+    let configured = config.limits.max_connections;
+    config.limits.max_connections =
+        fdlimit::effective_max_connections(configured, fdlimit::raise());
+    if config.limits.max_connections < configured {
+        tracing::warn!(
+            configured,
+            effective = config.limits.max_connections,
+            "limits.max_connections lowered to what the process's file limit allows"
+        );
+    }
     let state = AppState::new(config, store, local_addr).await?;
     // Every log line of this node carries `node{node_id, node}`.
     let span = state.cluster.span().clone();

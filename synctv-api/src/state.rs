@@ -29,6 +29,8 @@ pub struct AppInner {
     pub tokens: TokenKeys,
     pub hasher: PasswordHasher,
     pub metrics: ApiMetrics,
+    /// Who the client is behind the configured proxies.
+    pub proxies: crate::client_addr::TrustedProxies,
     /// Register/login attempts per client IP; `None` when disabled.
     pub auth_limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     pub started: Instant,
@@ -66,6 +68,7 @@ impl AppState {
         });
         Ok(AppState {
             inner: Arc::new(AppInner {
+                proxies: crate::client_addr::TrustedProxies::new(&config.server.trusted_proxies),
                 config,
                 store,
                 cluster,

@@ -16,13 +16,15 @@ pub(crate) async fn run(state: AppState, stop: CancellationToken) {
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let idle_ms = ws.idle_timeout_secs * 1000;
+    let max_age_ms = ws.max_connection_secs * 1000;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = heartbeat.tick() => {
-                let hb = state.cluster.connections().heartbeat(synctv_core::time::now_ms(), idle_ms);
-                if hb.closed_idle > 0 {
-                    tracing::debug!(closed = hb.closed_idle, "closed idle sockets");
+                let now = synctv_core::time::now_ms();
+                let hb = state.cluster.connections().heartbeat(now, idle_ms, max_age_ms);
+                if hb.closed_idle > 0 || hb.closed_expired > 0 {
+                    tracing::debug!(idle = hb.closed_idle, expired = hb.closed_expired, "closed sockets");
                 }
             }
             _ = sweep.tick() => {

@@ -48,6 +48,11 @@ impl CloseReason {
         reason: "room deleted",
         drain: true,
     };
+    pub const MAX_DURATION: CloseReason = CloseReason {
+        code: close::MAX_DURATION,
+        reason: "maximum session length reached",
+        drain: true,
+    };
     pub const IDLE: CloseReason = CloseReason {
         code: close::IDLE_TIMEOUT,
         reason: "idle timeout",

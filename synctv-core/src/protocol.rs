@@ -30,6 +30,8 @@ pub mod close {
     pub const IDLE_TIMEOUT: u16 = 4004;
     /// The room's event stream was interrupted on this node; reconnect for a fresh snapshot.
     pub const RESYNC: u16 = 4005;
+    /// Open for `ws.max_connection_secs`: reconnect (with `since`/`epoch` to resume).
+    pub const MAX_DURATION: u16 = 4006;
 }
 
 /// `error` frame codes.

@@ -102,7 +102,7 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| state.proxies.client(c.0.ip(), req.headers()));
     if let (Some(limiter), Some(ip)) = (&state.auth_limiter, peer)
         && limiter.check_key(&ip).is_err()
     {

@@ -28,11 +28,24 @@ pub async fn add(
     let room = &access.room.room_id;
     let g = state.cluster.lock_room(room).await;
     let mut tx = state.store.room_tx(room, RoomLock::Change).await?;
-    if tx.count_movies().await? >= rooms.max_playlist_len as u64 {
+    let (count, bytes) = tx.playlist_usage().await?;
+    if count >= rooms.max_playlist_len as u64 {
         return Err(Error::new(
             StatusCode::CONFLICT,
             "playlist_full",
             format!("a playlist holds at most {} movies", rooms.max_playlist_len),
+        ));
+    }
+    // Bytes as well as movies: the playlist is part of every welcome snapshot, which must
+    // always fit what a socket can be sent (see `RoomsConfig::welcome_max_bytes`).
+    if bytes + (url.len() + title.len()) as u64 > rooms.max_playlist_bytes as u64 {
+        return Err(Error::new(
+            StatusCode::CONFLICT,
+            "playlist_full",
+            format!(
+                "a playlist holds at most {} bytes of URLs and titles",
+                rooms.max_playlist_bytes
+            ),
         ));
     }
     let movie = tx.add_movie(&url, &title, &actor.user_id).await?;

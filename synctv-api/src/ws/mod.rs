@@ -19,6 +19,8 @@ use serde::Deserialize;
 use synctv_core::ids::{Epoch, RoomId};
 use tracing::Instrument;
 
+use synctv_cluster::connection::{ConnKey, Refusal};
+
 use crate::error::{Error, Result};
 use crate::extract::{Actor, Qs, bearer};
 use crate::service::access;
@@ -65,21 +67,12 @@ pub(crate) async fn handler(
             ),
         )
     })?;
-    let permit = state.cluster.connections().try_reserve().ok_or_else(|| {
-        if state.is_draining() {
-            Error::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "draining",
-                "this node is shutting down",
-            )
-        } else {
-            Error::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_at_capacity",
-                "this node has no free connection slot",
-            )
-        }
-    })?;
+    let key = ConnKey {
+        user: actor.user_id.clone(),
+        room: room.clone(),
+        address: state.proxies.of(&parts),
+    };
+    let permit = state.cluster.connections().reserve(key).map_err(refused)?;
     if !actor.guest && !access.stored_member {
         // A registered user entering for the first time becomes a durable member.
         state.store.ensure_member(&room, &actor.user_id).await?;
@@ -96,7 +89,14 @@ pub(crate) async fn handler(
     Ok(upgrade
         .read_buffer_size(ws.read_buffer_bytes)
         .write_buffer_size(ws.write_buffer_bytes)
-        .max_write_buffer_size(ws.write_buffer_bytes.max(ws.max_message_bytes) * 4 + (1 << 20))
+        // A welcome carries the whole room and must always fit (see `welcome_max_bytes`).
+        .max_write_buffer_size(
+            state
+                .config
+                .welcome_max_bytes()
+                .max(ws.max_message_bytes * 4)
+                + (1 << 20),
+        )
         .max_message_size(ws.max_message_bytes)
         .max_frame_size(ws.max_message_bytes)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
@@ -111,4 +111,36 @@ pub(crate) async fn handler(
             );
             tracker.track_future(session::run(session_state, socket, ctx, permit).instrument(span))
         }))
+}
+
+/// The answer to a refused connection slot, before the upgrade.
+fn refused(r: Refusal) -> Error {
+    let (status, code, msg) = match r {
+        Refusal::Draining => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining",
+            "this node is shutting down",
+        ),
+        Refusal::NodeFull => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_at_capacity",
+            "this node has no free connection slot",
+        ),
+        Refusal::User => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            "this user has the most connections allowed on this node",
+        ),
+        Refusal::Room => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "room_at_capacity",
+            "this room has the most connections allowed on this node",
+        ),
+        Refusal::Address => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            "this client address has the most connections allowed on this node",
+        ),
+    };
+    Error::new(status, code, msg)
 }

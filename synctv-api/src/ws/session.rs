@@ -57,6 +57,7 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         sender: sender.clone(),
         room: ctx.room.clone(),
         user: ctx.actor.user_id.clone(),
+        opened_ms: now_ms(),
     });
     let (mut sink, stream) = socket.split();
     let joiner = Joiner {

@@ -8,6 +8,7 @@ mod cluster;
 mod http_auth;
 mod http_playlist;
 mod http_rooms;
+mod limits;
 mod ops;
 mod persistence;
 mod retention;

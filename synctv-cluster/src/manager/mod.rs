@@ -91,7 +91,7 @@ pub struct ClusterOptions {
     pub history: HistoryLimits,
     /// Chat messages kept in room snapshots.
     pub recent_chat: usize,
-    pub max_connections: usize,
+    pub conn_limits: crate::connection::ConnLimits,
     pub metrics: ClusterMetrics,
     pub timings: Timings,
     pub cache_capacity: usize,
@@ -109,7 +109,7 @@ impl ClusterOptions {
                 ttl_ms: c.rooms.history_ttl_secs * 1000,
             },
             recent_chat: c.rooms.recent_chat,
-            max_connections: c.limits.max_connections,
+            conn_limits: crate::connection::ConnLimits::from_config(c),
             metrics,
             timings: Timings::from_config(c),
             cache_capacity: c.cluster.cache_capacity,
@@ -224,7 +224,7 @@ impl ClusterManager {
         Self {
             inner: Arc::new(Inner {
                 hub: Arc::new(RoomMessageHub::new(opts.metrics.clone())),
-                conns: ConnectionManager::new(opts.max_connections, opts.metrics.clone()),
+                conns: ConnectionManager::new(opts.conn_limits, opts.metrics.clone()),
                 rooms_cache: cache(&opts),
                 members_cache: cache(&opts),
                 node: opts.node,

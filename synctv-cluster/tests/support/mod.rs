@@ -50,7 +50,7 @@ pub fn options(name: &str, history: HistoryLimits, recent_chat: usize) -> Cluste
         node: NodeInfo::new(name.into(), "127.0.0.1:0".into()),
         history,
         recent_chat,
-        max_connections: 20_000,
+        conn_limits: synctv_cluster::connection::ConnLimits::global(20_000),
         metrics: ClusterMetrics::default(),
         timings: Timings::default(),
         cache_capacity: 100,

@@ -34,6 +34,9 @@ impl Default for LoadOptions {
     }
 }
 
+/// What a welcome frame may grow to at most (see [`Config::welcome_max_bytes`]).
+pub const WELCOME_CEILING: usize = 16 << 20;
+
 impl Config {
     /// Load from file and process environment, then validate.
     pub fn load(opts: &LoadOptions) -> Result<Config> {
@@ -304,10 +307,28 @@ impl Config {
         );
 
         check(
+            rm.max_playlist_bytes >= rm.max_movie_url_len + 4 * rm.max_movie_title_len,
+            "rooms.max_playlist_bytes",
+            "must hold at least one movie of the longest URL and title",
+        );
+        check(
             self.limits.max_connections >= 1,
             "limits.max_connections",
             "must be at least 1",
         );
+        check(
+            self.welcome_max_bytes() <= WELCOME_CEILING,
+            "rooms",
+            "the room limits allow a welcome snapshot above 16 MiB: lower recent_chat, \
+             max_chat_len, max_playlist_bytes or limits.max_connections_per_room",
+        );
+        for p in &self.server.trusted_proxies {
+            check(
+                p.parse::<ipnet::IpNet>().is_ok() || p.parse::<std::net::IpAddr>().is_ok(),
+                "server.trusted_proxies",
+                "entries must be IP addresses or CIDR ranges",
+            );
+        }
         check(
             matches!(self.log.format.as_str(), "text" | "json"),
             "log.format",
@@ -319,6 +340,24 @@ impl Config {
         } else {
             Err(Error::Config(problems.join("; ")))
         }
+    }
+
+    /// The largest welcome frame these limits allow, in bytes. Every socket's first frame
+    /// is a welcome with the whole room: it must always be deliverable, so the socket's
+    /// write buffer is sized from this and the limits must keep it below 16 MiB. A JSON
+    /// string costs at most 6 bytes per character (`\u00XX`); members are bounded by
+    /// `limits.max_connections_per_room` (per node: in a cluster, per node times nodes).
+    pub fn welcome_max_bytes(&self) -> usize {
+        let r = &self.rooms;
+        let text = |chars: usize| chars * 6;
+        let members = match self.limits.max_connections_per_room {
+            0 => self.limits.max_connections,
+            n => n,
+        };
+        let playlist = 2 * r.max_playlist_bytes + r.max_playlist_len * 160;
+        let chat = r.recent_chat * (text(r.max_chat_len) + text(r.max_name_len) + 200);
+        let member_list = members * (text(r.max_name_len) + 250);
+        4096 + text(r.max_name_len) + playlist + chat + member_list
     }
 
     /// The node's display name: `cluster.node_name`, else the host name, else "synctv".

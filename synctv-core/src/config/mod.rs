@@ -45,6 +45,10 @@ pub struct ServerConfig {
     pub shutdown_reconnect_after_ms: u64,
     /// Largest accepted HTTP request body.
     pub max_body_bytes: usize,
+    /// Load balancers and proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For`
+    /// is believed: the client address is the rightmost address in it not in this list.
+    /// Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
             shutdown_drain_secs: 10,
             shutdown_reconnect_after_ms: 1000,
             max_body_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -246,6 +251,8 @@ pub struct WsConfig {
     pub heartbeat_interval_secs: u64,
     /// A socket that sent nothing (not even a pong) for this long is closed with 4004.
     pub idle_timeout_secs: u64,
+    /// A socket open this long is closed with 4006 (reconnect to resume; 0: no limit).
+    pub max_connection_secs: u64,
     /// After deciding to close a socket, how long its writer may keep flushing queued bytes.
     pub close_grace_ms: u64,
     /// Sustained client frames per second per socket, and the burst allowed above it.
@@ -264,6 +271,7 @@ impl Default for WsConfig {
             send_queue_len: 512,
             heartbeat_interval_secs: 20,
             idle_timeout_secs: 60,
+            max_connection_secs: 24 * 3600,
             close_grace_ms: 5000,
             rate_per_sec: 20,
             rate_burst: 60,
@@ -287,6 +295,8 @@ pub struct RoomsConfig {
     pub max_movie_title_len: usize,
     /// Movies a playlist may hold.
     pub max_playlist_len: usize,
+    /// Bytes of URLs and titles a playlist may hold together (it travels in every welcome).
+    pub max_playlist_bytes: usize,
     /// How often idle rooms and expired history are swept from memory.
     pub sweep_interval_secs: u64,
     /// Chat messages older than this are deleted (0 keeps them forever).
@@ -308,6 +318,7 @@ impl Default for RoomsConfig {
             max_movie_url_len: 2048,
             max_movie_title_len: 200,
             max_playlist_len: 500,
+            max_playlist_bytes: 256 * 1024,
             sweep_interval_secs: 30,
             chat_retention_days: 90,
             chat_retention_per_room: 10_000,
@@ -319,8 +330,16 @@ impl Default for RoomsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// WebSocket connections this node accepts at once (one process may open 20,000 files).
+    /// WebSocket connections this node accepts at once; lowered at start to what the
+    /// process's file limit allows (see `limits::effective_max_connections`).
     pub max_connections: usize,
+    /// Sockets one user may hold on this node (0: no limit).
+    pub max_connections_per_user: usize,
+    /// Sockets one room may hold on this node (0: no limit). It also bounds the member list
+    /// of a welcome snapshot (see `RoomsConfig::welcome_max_bytes`).
+    pub max_connections_per_room: usize,
+    /// Sockets one client address may hold on this node (0: no limit).
+    pub max_connections_per_address: usize,
     /// Register/login requests per second per client IP (0 disables), and the burst.
     pub auth_per_sec: u32,
     pub auth_burst: u32,
@@ -329,7 +348,10 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
-            max_connections: 16_000,
+            max_connections: 100_000,
+            max_connections_per_user: 10,
+            max_connections_per_room: 1000,
+            max_connections_per_address: 100,
             auth_per_sec: 20,
             auth_burst: 100,
         }

@@ -240,3 +240,23 @@ fn cluster_settings_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn room_limits_keep_the_welcome_deliverable() {
+    let c = Config::default();
+    c.validate().expect("defaults are valid");
+    let w = c.welcome_max_bytes();
+    assert!((1 << 20..3 << 20).contains(&w), "default welcome bound {w}");
+    let mut big = Config::default();
+    big.rooms.recent_chat = 5000;
+    let err = big.validate().unwrap_err().to_string();
+    assert!(err.contains("welcome snapshot above 16 MiB"), "{err}");
+    let mut tiny = Config::default();
+    tiny.rooms.max_playlist_bytes = 100;
+    let err = tiny.validate().unwrap_err().to_string();
+    assert!(err.contains("rooms.max_playlist_bytes"), "{err}");
+    let mut proxies = Config::default();
+    proxies.server.trusted_proxies = vec!["10.0.0.0/8".into(), "::1".into(), "nope".into()];
+    let err = proxies.validate().unwrap_err().to_string();
+    assert!(err.contains("server.trusted_proxies"), "{err}");
+}

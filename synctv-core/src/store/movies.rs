@@ -44,16 +44,20 @@ pub(super) async fn add_movie<'e>(
     Ok(movie)
 }
 
-pub(super) async fn count_movies<'e>(
+/// How many movies a playlist holds and their URL and title bytes together.
+pub(super) async fn playlist_usage<'e>(
     e: impl Executor<'e, Database = Any>,
     room: &RoomId,
-) -> Result<u64> {
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM movies WHERE room_id = $1")
-        .bind(room.as_str())
-        .fetch_one(e)
-        .await?
-        .try_get("n")?;
-    Ok(to_u64(n))
+) -> Result<(u64, u64)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n,
+                CAST(COALESCE(SUM(octet_length(url) + octet_length(title)), 0) AS BIGINT) AS b
+         FROM movies WHERE room_id = $1",
+    )
+    .bind(room.as_str())
+    .fetch_one(e)
+    .await?;
+    Ok((to_u64(row.try_get("n")?), to_u64(row.try_get("b")?)))
 }
 
 /// The whole playlist in play order, for room snapshots.
@@ -87,7 +91,7 @@ pub(super) async fn delete_movie<'e>(
 
 impl Store {
     pub async fn count_movies(&self, room: &RoomId) -> Result<u64> {
-        count_movies(self.pool(), room).await
+        Ok(playlist_usage(self.pool(), room).await?.0)
     }
 
     /// A page of the playlist, newest first (the contract's order for lists).

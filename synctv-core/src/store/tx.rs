@@ -118,8 +118,9 @@ impl RoomTx {
         playback::save_playback(&mut *self.tx, &self.room, next, by, expected).await
     }
 
-    pub async fn count_movies(&mut self) -> Result<u64> {
-        movies::count_movies(&mut *self.tx, &self.room).await
+    /// Movies in the playlist and their URL and title bytes together.
+    pub async fn playlist_usage(&mut self) -> Result<(u64, u64)> {
+        movies::playlist_usage(&mut *self.tx, &self.room).await
     }
 
     pub async fn add_movie(&mut self, url: &str, title: &str, by: &UserId) -> Result<Movie> {

@@ -26,7 +26,23 @@ pub enum Closed {
 
 impl WsClient {
     pub async fn connect(url: &str) -> Result<WsClient, (u16, Value)> {
-        match tokio_tungstenite::connect_async(url).await {
+        Self::connect_with(url, &[]).await
+    }
+
+    /// Connect with extra request headers (e.g. `X-Forwarded-For`).
+    pub async fn connect_with(
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<WsClient, (u16, Value)> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().expect("websocket request");
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(req).await {
             Ok((stream, _)) => Ok(WsClient {
                 stream,
                 next_ref: 0,
