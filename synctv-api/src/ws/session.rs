@@ -153,7 +153,7 @@ async fn read_loop(
     let rate = NonZeroU32::new(ws.rate_per_sec).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(ws.rate_burst).unwrap_or(rate);
     let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
-    let mut violations = 0u32;
+    let mut flood = Flood::default();
     loop {
         let msg = tokio::select! {
             biased;
@@ -178,12 +178,22 @@ async fn read_loop(
             }
             Some(Ok(m)) => m,
         };
-        ctl.touch(now_ms());
+        let now = now_ms();
+        ctl.touch(now);
+        if matches!(msg, Message::Close(_)) {
+            return true;
+        }
+        // Every frame the client sends counts against its rate: text, binary, pings and
+        // pongs alike (only the client's close does not).
+        let over = limiter.check().is_err();
+        if over && flood.violation(now, ws.max_rate_violations) {
+            ctl.close(FLOODING);
+            return false;
+        }
         match msg {
             Message::Text(text) => {
                 state.metrics.frames_received.increment(1);
-                if limiter.check().is_err() {
-                    violations += 1;
+                if over {
                     let r#ref = ClientFrame::parse(text.as_str()).r#ref;
                     commands::send_error(
                         state,
@@ -192,16 +202,11 @@ async fn read_loop(
                         "too many frames; slow down",
                         r#ref.as_ref(),
                     );
-                    if violations >= ws.max_rate_violations {
-                        ctl.close(FLOODING);
-                        return false;
-                    }
                     continue;
                 }
-                violations = 0;
                 commands::handle(state, ctx, sender, text.as_str()).await;
             }
-            Message::Binary(_) => {
+            Message::Binary(_) if !over => {
                 commands::send_error(
                     state,
                     sender,
@@ -210,9 +215,31 @@ async fn read_loop(
                     None,
                 );
             }
-            Message::Close(_) => return true,
-            Message::Ping(_) | Message::Pong(_) => {}
+            _ => {}
         }
+    }
+}
+
+/// Rate violations of one socket. They are forgiven only after a quiet spell with none
+/// (`FORGIVE_MS`), not by the next accepted frame, so interleaving valid frames with a
+/// flood does not keep a client under `ws.max_rate_violations`.
+#[derive(Default)]
+struct Flood {
+    violations: u32,
+    last_ms: u64,
+}
+
+const FORGIVE_MS: u64 = 10_000;
+
+impl Flood {
+    /// Count one violation at `now`; true when the socket is to be closed.
+    fn violation(&mut self, now: u64, max: u32) -> bool {
+        if now.saturating_sub(self.last_ms) > FORGIVE_MS {
+            self.violations = 0;
+        }
+        self.last_ms = now;
+        self.violations += 1;
+        self.violations >= max
     }
 }
 
@@ -222,4 +249,26 @@ fn is_too_big(e: axum::Error) -> bool {
         e.into_inner().downcast::<tungstenite::Error>().map(|b| *b),
         Ok(tungstenite::Error::Capacity(_))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flood;
+
+    #[test]
+    fn violations_accumulate_across_accepted_frames_and_are_forgiven_after_quiet() {
+        let mut f = Flood::default();
+        // Four violations, each followed (in the caller) by accepted frames: still counted.
+        for t in [1_000, 1_500, 2_000, 2_500] {
+            assert!(!f.violation(t, 5));
+        }
+        assert!(f.violation(3_000, 5), "the fifth closes the socket");
+        let mut f = Flood::default();
+        for t in [1_000, 2_000, 3_000, 4_000] {
+            assert!(!f.violation(t, 5));
+        }
+        // Ten quiet seconds forgive them.
+        assert!(!f.violation(15_000, 5));
+        assert_eq!(f.violations, 1);
+    }
 }

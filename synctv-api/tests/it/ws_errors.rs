@@ -363,3 +363,47 @@ async fn flooding_is_rate_limited_then_closed_with_1008() {
     s.bystander_unaffected().await;
     s.app.stop().await;
 }
+
+/// Binary frames and pings count against the rate as text frames do: flooding with them
+/// closes the socket with 1008 too (without an error frame per frame: no amplification).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_and_ping_floods_are_closed_with_1008() {
+    use tokio_tungstenite::tungstenite::Message;
+    for kind in ["binary", "ping"] {
+        let mut s = scene(
+            DbKind::Sqlite,
+            |c| {
+                c.ws.rate_per_sec = 1;
+                c.ws.rate_burst = 3;
+                c.ws.max_rate_violations = 5;
+            },
+            json!({"name": "r"}),
+        )
+        .await;
+        let flooder = s.app.register("flooder").await;
+        let mut f = s.app.ws(&s.room_id, &flooder, "").await;
+        f.welcome().await;
+        for i in 0..20u8 {
+            let msg = match kind {
+                "binary" => Message::binary(vec![i; 8]),
+                _ => Message::Ping(vec![i].into()),
+            };
+            if !f.try_send_message(msg).await {
+                break;
+            }
+        }
+        let (frames, closed) = f.closed().await;
+        assert_eq!(
+            closed,
+            Closed::Code(1008, "rate limit exceeded repeatedly".into()),
+            "{kind}"
+        );
+        let errors = frames.iter().filter(|x| x["type"] == "error").count();
+        assert!(
+            errors <= 3,
+            "{kind}: one error per accepted frame at most: {frames:?}"
+        );
+        s.bystander_unaffected().await;
+        s.app.stop().await;
+    }
+}

@@ -122,6 +122,11 @@ impl WsClient {
             .is_ok()
     }
 
+    /// Send any message without failing when the server has already closed the socket.
+    pub async fn try_send_message(&mut self, msg: Message) -> bool {
+        self.stream.send(msg).await.is_ok()
+    }
+
     pub async fn send_message(&mut self, msg: Message) {
         self.stream.send(msg).await.expect("send");
     }
