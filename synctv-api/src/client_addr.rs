@@ -67,6 +67,20 @@ impl TrustedProxies {
     }
 }
 
+/// The client address of a request, as an extractor (`None` when the peer is unknown).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(state.proxies.of(parts)))
+    }
+}
+
 /// An `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5`, `[::1]:5`).
 fn parse_hop(s: &str) -> Option<IpAddr> {
     s.parse::<IpAddr>()

@@ -18,6 +18,13 @@ pub enum Error {
         code: &'static str,
         message: String,
     },
+    /// 429 with the seconds to wait in `Retry-After`.
+    #[error("{message}")]
+    Throttled {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Core(#[from] synctv_core::Error),
     #[error(transparent)]
@@ -77,6 +84,7 @@ impl Error {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             Error::Http { status, code, .. } => (*status, code),
+            Error::Throttled { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
             Error::Core(e) | Error::Cluster(synctv_cluster::Error::Store(e)) => core_parts(e),
             Error::Cluster(synctv_cluster::Error::RoomNotFound) => {
                 (StatusCode::NOT_FOUND, "room_not_found")
@@ -137,10 +145,14 @@ impl IntoResponse for Error {
         let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
         let mut resp = (status, axum::Json(body)).into_response();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
+            let secs = match &self {
+                Error::Throttled {
+                    retry_after_secs, ..
+                } => *retry_after_secs,
+                _ => 1,
+            };
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         resp
     }

@@ -20,6 +20,8 @@ pub struct Actor {
     pub user_id: UserId,
     pub username: String,
     pub guest: bool,
+    /// The client's address (behind trusted proxies), when known: for per-client limits.
+    pub client: Option<std::net::IpAddr>,
 }
 
 impl From<Claims> for Actor {
@@ -28,6 +30,7 @@ impl From<Claims> for Actor {
             user_id: c.sub,
             username: c.name,
             guest: c.guest,
+            client: None,
         }
     }
 }
@@ -58,7 +61,9 @@ impl FromRequestParts<AppState> for Actor {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        Actor::from_token(state, bearer(parts))
+        let mut actor = Actor::from_token(state, bearer(parts))?;
+        actor.client = state.proxies.of(parts);
+        Ok(actor)
     }
 }
 

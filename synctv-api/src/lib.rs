@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod service;
 pub mod state;
+mod throttle;
 mod ticker;
 mod ws;
 

@@ -29,6 +29,8 @@ pub struct AppInner {
     pub tokens: TokenKeys,
     pub hasher: PasswordHasher,
     pub metrics: ApiMetrics,
+    /// argon2 concurrency, password attempts, guest and room creation rates.
+    pub throttles: crate::throttle::Throttles,
     /// Who the client is behind the configured proxies.
     pub proxies: crate::client_addr::TrustedProxies,
     /// Register/login attempts per client IP; `None` when disabled.
@@ -69,6 +71,7 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(AppInner {
                 proxies: crate::client_addr::TrustedProxies::new(&config.server.trusted_proxies),
+                throttles: crate::throttle::Throttles::new(&config.limits),
                 config,
                 store,
                 cluster,

@@ -32,6 +32,7 @@ pub(crate) async fn run(state: AppState, stop: CancellationToken) {
                 if let Some(limiter) = &state.auth_limiter {
                     limiter.retain_recent();
                 }
+                state.throttles.retain_recent();
             }
         }
     }

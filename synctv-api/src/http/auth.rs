@@ -14,6 +14,7 @@ use serde_json::json;
 use synctv_core::ids::UserId;
 use synctv_core::model::validate;
 
+use crate::client_addr::ClientIp;
 use crate::error::{Error, Result};
 use crate::extract::JsonBody;
 use crate::service::{hash_password, verify_password};
@@ -87,8 +88,10 @@ struct GuestRequest {
 
 async fn guest(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<GuestRequest>,
 ) -> Result<Json<serde_json::Value>> {
+    state.throttles.guest(client)?;
     let user_id = UserId::generate();
     let name = match body.name {
         Some(n) => validate::username("name", &n)?,

@@ -39,6 +39,7 @@ async fn create(
     actor: Actor,
     JsonBody(body): JsonBody<CreateRoom>,
 ) -> Result<Response> {
+    state.throttles.room_creation(actor.client)?;
     if actor.guest && !state.config.auth.guests_may_create_rooms {
         return Err(Error::new(
             StatusCode::FORBIDDEN,
@@ -53,7 +54,7 @@ async fn create(
     }
     let password_hash = match body.password.filter(|p| !p.is_empty()) {
         Some(p) => {
-            validate::password(&p, 1)?;
+            validate::password(&p, state.config.rooms.min_password_len)?;
             Some(hash_password(&state, p).await?)
         }
         None => None,

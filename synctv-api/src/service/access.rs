@@ -107,7 +107,7 @@ pub async fn enter(
     {
         let ok = match password {
             Some(pw) if !pw.is_empty() => {
-                verify_password(state, pw.to_string(), phc.clone()).await?
+                check_room_password(state, &access, actor, pw, phc).await?
             }
             _ => false,
         };
@@ -124,4 +124,26 @@ pub async fn enter(
         }
     }
     Ok(access)
+}
+
+/// A room password given by `actor`: remembered right answers cost nothing; anything else
+/// is an attempt (limited per room and client address) verified with argon2.
+async fn check_room_password(
+    state: &AppState,
+    access: &Access,
+    actor: &Actor,
+    password: &str,
+    phc: &str,
+) -> Result<bool> {
+    let room = &access.room.room_id;
+    let t = &state.throttles;
+    if t.known_password(&actor.user_id, room, password, phc) {
+        return Ok(true);
+    }
+    t.room_password_attempt(room, actor.client)?;
+    let ok = verify_password(state, password.to_string(), phc.to_string()).await?;
+    if ok {
+        t.remember_password(&actor.user_id, room, password, phc);
+    }
+    Ok(ok)
 }

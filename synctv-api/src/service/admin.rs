@@ -45,7 +45,7 @@ pub async fn update_room(
     if let Some(pw) = patch.password {
         update.password_hash = Some(match pw.filter(|p| !p.is_empty()) {
             Some(p) => {
-                validate::password(&p, 1)?;
+                validate::password(&p, state.config.rooms.min_password_len)?;
                 Some(hash_password(state, p).await?)
             }
             None => None,

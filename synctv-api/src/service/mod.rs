@@ -23,8 +23,9 @@ pub async fn room_object(state: &AppState, room: &RoomRecord) -> Result<RoomObje
     })
 }
 
-/// Run argon2 off the async executor.
+/// Run argon2 off the async executor, on one of the bounded hashing slots.
 pub async fn hash_password(state: &AppState, password: String) -> Result<String> {
+    let _slot = state.throttles.hashing().await?;
     let hasher = state.hasher.clone();
     let phc = tokio::task::spawn_blocking(move || hasher.hash(&password))
         .await
@@ -32,8 +33,10 @@ pub async fn hash_password(state: &AppState, password: String) -> Result<String>
     Ok(phc)
 }
 
-/// Verify a password against a PHC string off the async executor.
+/// Verify a password against a PHC string off the async executor, on one of the bounded
+/// hashing slots.
 pub async fn verify_password(state: &AppState, password: String, phc: String) -> Result<bool> {
+    let _slot = state.throttles.hashing().await?;
     let hasher = state.hasher.clone();
     let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, &phc))
         .await

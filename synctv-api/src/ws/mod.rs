@@ -41,7 +41,8 @@ pub(crate) async fn handler(
     parts: Parts,
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
-    let actor = Actor::from_token(&state, query.token.as_deref().or_else(|| bearer(&parts)))?;
+    let mut actor = Actor::from_token(&state, query.token.as_deref().or_else(|| bearer(&parts)))?;
+    actor.client = state.proxies.of(&parts);
     let since = match query
         .since
         .as_deref()
@@ -70,7 +71,7 @@ pub(crate) async fn handler(
     let key = ConnKey {
         user: actor.user_id.clone(),
         room: room.clone(),
-        address: state.proxies.of(&parts),
+        address: actor.client,
     };
     let permit = state.cluster.connections().reserve(key).map_err(refused)?;
     if !actor.guest && !access.stored_member {

@@ -44,7 +44,7 @@ async fn rooms_are_created_listed_and_paginated(db: DbKind) {
         .await;
     assert_eq!(hidden["settings"]["hidden"], true);
     let locked = app
-        .create_room(&alice, json!({"name": "locked", "password": "pw"}))
+        .create_room(&alice, json!({"name": "locked", "password": "pw-pw-pw"}))
         .await;
     assert_eq!(locked["has_password"], true);
     created.push(locked["room_id"].as_str().unwrap().to_string());
@@ -157,7 +157,7 @@ async fn only_owner_or_admin_may_change_or_delete(db: DbKind) {
         .patch(
             &format!("/api/rooms/{id}"),
             Some(&bob.token),
-            json!({"name": "renamed", "password": "pw", "settings": {"hidden": true}}),
+            json!({"name": "renamed", "password": "pw-pw-pw", "settings": {"hidden": true}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{patched}");

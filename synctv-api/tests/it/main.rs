@@ -12,6 +12,7 @@ mod limits;
 mod ops;
 mod persistence;
 mod retention;
+mod throttle;
 mod ws_backpressure;
 mod ws_errors;
 mod ws_resume;

@@ -21,7 +21,7 @@ async fn restart_keeps_playlist_playback_and_recent_chat(db: DbKind) {
     let room = app
         .create_room(
             &owner,
-            json!({"name": "keep me", "password": "pw", "settings": {"chat_role": "member"}}),
+            json!({"name": "keep me", "password": "pw-pw-pw", "settings": {"chat_role": "member"}}),
         )
         .await;
     let room_id = room["room_id"].as_str().unwrap().to_string();

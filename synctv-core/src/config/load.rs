@@ -296,6 +296,11 @@ impl Config {
             "must be at least 1",
         );
         check(
+            (1..=128).contains(&rm.min_password_len),
+            "rooms.min_password_len",
+            "must be between 1 and 128",
+        );
+        check(
             rm.max_playlist_len >= 1,
             "rooms.max_playlist_len",
             "must be at least 1",

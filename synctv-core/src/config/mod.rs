@@ -293,6 +293,8 @@ pub struct RoomsConfig {
     pub max_name_len: usize,
     pub max_movie_url_len: usize,
     pub max_movie_title_len: usize,
+    /// Shortest room password.
+    pub min_password_len: usize,
     /// Movies a playlist may hold.
     pub max_playlist_len: usize,
     /// Bytes of URLs and titles a playlist may hold together (it travels in every welcome).
@@ -317,6 +319,7 @@ impl Default for RoomsConfig {
             max_name_len: 100,
             max_movie_url_len: 2048,
             max_movie_title_len: 200,
+            min_password_len: 6,
             max_playlist_len: 500,
             max_playlist_bytes: 256 * 1024,
             sweep_interval_secs: 30,
@@ -343,6 +346,16 @@ pub struct LimitsConfig {
     /// Register/login requests per second per client IP (0 disables), and the burst.
     pub auth_per_sec: u32,
     pub auth_burst: u32,
+    /// argon2 hashes/verifications running at once (0: the number of cores).
+    pub password_hash_concurrency: usize,
+    /// Room-password attempts per minute per room and client address, and per room from
+    /// all addresses together (0 disables each).
+    pub room_password_attempts_per_min: u32,
+    pub room_password_attempts_per_room_per_min: u32,
+    /// Guest identities per minute per client address (0 disables).
+    pub guests_per_min: u32,
+    /// Rooms created per minute per client address (0 disables).
+    pub rooms_per_min: u32,
 }
 
 impl Default for LimitsConfig {
@@ -354,6 +367,11 @@ impl Default for LimitsConfig {
             max_connections_per_address: 100,
             auth_per_sec: 20,
             auth_burst: 100,
+            password_hash_concurrency: 0,
+            room_password_attempts_per_min: 10,
+            room_password_attempts_per_room_per_min: 100,
+            guests_per_min: 30,
+            rooms_per_min: 10,
         }
     }
 }
