@@ -22,6 +22,8 @@ pub struct Actor {
     pub guest: bool,
     /// The client's address (behind trusted proxies), when known: for per-client limits.
     pub client: Option<std::net::IpAddr>,
+    /// When the token expires (ms since the epoch): open sockets close then.
+    pub expires_at_ms: u64,
 }
 
 impl From<Claims> for Actor {
@@ -31,6 +33,7 @@ impl From<Claims> for Actor {
             username: c.name,
             guest: c.guest,
             client: None,
+            expires_at_ms: c.exp.saturating_mul(1000),
         }
     }
 }

@@ -53,6 +53,21 @@ impl CloseReason {
         reason: "maximum session length reached",
         drain: true,
     };
+    pub const REMOVED: CloseReason = CloseReason {
+        code: close::REMOVED,
+        reason: "removed from the room",
+        drain: true,
+    };
+    pub const ACCESS_CHANGED: CloseReason = CloseReason {
+        code: close::ACCESS_CHANGED,
+        reason: "access changed",
+        drain: true,
+    };
+    pub const TOKEN_EXPIRED: CloseReason = CloseReason {
+        code: close::ACCESS_CHANGED,
+        reason: "token expired",
+        drain: true,
+    };
     pub const IDLE: CloseReason = CloseReason {
         code: close::IDLE_TIMEOUT,
         reason: "idle timeout",

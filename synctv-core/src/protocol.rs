@@ -32,6 +32,11 @@ pub mod close {
     pub const RESYNC: u16 = 4005;
     /// Open for `ws.max_connection_secs`: reconnect (with `since`/`epoch` to resume).
     pub const MAX_DURATION: u16 = 4006;
+    /// The member was removed from the room (or banned).
+    pub const REMOVED: u16 = 4007;
+    /// The socket's access changed (guests turned off, password set or changed, token
+    /// expired): reconnect to be admitted again, if still allowed.
+    pub const ACCESS_CHANGED: u16 = 4008;
 }
 
 /// `error` frame codes.

@@ -1,13 +1,14 @@
 //! `/api/rooms/{room_id}/members`: durable memberships (roles and explicit permissions).
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use synctv_core::ids::{RoomId, UserId};
 use synctv_core::model::Member;
 
 use crate::error::Result;
-use crate::extract::{Actor, JsonBody, Paging, RoomPassword, page_json};
+use crate::extract::{Actor, JsonBody, Paging, Qs, RoomPassword, page_json};
 use crate::service::access;
 use crate::service::admin::{self, MemberPatch};
 use crate::state::AppState;
@@ -15,7 +16,10 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/rooms/{room_id}/members", get(list))
-        .route("/api/rooms/{room_id}/members/{user_id}", patch(update))
+        .route(
+            "/api/rooms/{room_id}/members/{user_id}",
+            patch(update).delete(remove),
+        )
 }
 
 async fn list(
@@ -41,4 +45,21 @@ async fn update(
     Ok(Json(
         admin::update_member(&state, &access, &UserId::from(user), patch).await?,
     ))
+}
+
+#[derive(serde::Deserialize)]
+struct RemoveQuery {
+    #[serde(default)]
+    ban: bool,
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((room, user)): Path<(String, String)>,
+    Qs(q): Qs<RemoveQuery>,
+) -> Result<StatusCode> {
+    let access = access::room_access(&state, &RoomId::from(room), &actor).await?;
+    admin::remove_member(&state, &access, &UserId::from(user), q.ban).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -95,6 +95,13 @@ pub async fn enter(
     password: Option<&str>,
 ) -> Result<Access> {
     let access = room_access(state, room_id, actor).await?;
+    if access.role != Role::Owner && state.store.is_banned(room_id, &actor.user_id).await? {
+        return Err(Error::new(
+            StatusCode::FORBIDDEN,
+            "banned",
+            "you were banned from this room",
+        ));
+    }
     if access.role == Role::Guest && !access.room.settings.guests_allowed {
         return Err(Error::new(
             StatusCode::FORBIDDEN,

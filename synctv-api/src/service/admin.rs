@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use serde::Deserialize;
+use synctv_cluster::manager::Kick;
 use synctv_core::event::{MemberUpdate, RoomEvent};
 use synctv_core::ids::UserId;
 use synctv_core::model::{Member, Permissions, Role, RoomObject, SettingsPatch, validate};
@@ -51,10 +52,18 @@ pub async fn update_room(
             None => None,
         });
     }
-    if let Some(sp) = &patch.settings {
-        let mut settings = access.room.settings.clone();
-        settings.apply(sp);
-        update.settings = Some(settings);
+    update.settings = patch.settings.clone();
+    // Who no longer qualifies once this is stored.
+    let mut kicks = Vec::new();
+    if patch
+        .settings
+        .as_ref()
+        .is_some_and(|s| s.guests_allowed == Some(false))
+    {
+        kicks.push(Kick::Guests);
+    }
+    if matches!(&update.password_hash, Some(Some(_))) {
+        kicks.push(Kick::BelowAdmin);
     }
     let room_id = &access.room.room_id;
     let g = state.cluster.lock_room(room_id).await;
@@ -71,6 +80,9 @@ pub async fn update_room(
     g.commit(tx, vec![(event, synctv_core::time::now_ms())])
         .await?;
     state.cluster.invalidate_room(room_id).await;
+    for kick in kicks {
+        state.cluster.kick(room_id, kick).await;
+    }
     Ok(object)
 }
 
@@ -109,6 +121,11 @@ pub async fn update_member(
 ) -> Result<Member> {
     access.require_admin()?;
     let room_id = &access.room.room_id;
+    // Read the member under the room row's exclusive lock: two concurrent patches (one of
+    // the role, one of the permissions) then apply one after the other instead of each
+    // writing back what it read before the other's change.
+    let g = state.cluster.lock_room(room_id).await;
+    let mut tx = state.store.room_tx(room_id, RoomLock::Exclusive).await?;
     let member = state
         .store
         .get_member(room_id, target)
@@ -129,8 +146,6 @@ pub async fn update_member(
         return Err(Error::forbidden("only the owner manages admins"));
     }
     let permissions = patch.permissions.unwrap_or(member.permissions);
-    let g = state.cluster.lock_room(room_id).await;
-    let mut tx = state.store.room_tx(room_id, RoomLock::Change).await?;
     if !tx.update_member(target, role, permissions).await? {
         return Err(Error::not_found(
             "member_not_found",
@@ -151,4 +166,45 @@ pub async fn update_member(
         permissions,
         ..member
     })
+}
+
+/// `DELETE /api/rooms/{id}/members/{user_id}[?ban=true]`: the user's membership row goes,
+/// their open sockets in the room close with 4007 on every node, and with `ban` they cannot
+/// enter again. The owner cannot be removed; only the owner removes admins.
+pub async fn remove_member(
+    state: &AppState,
+    access: &Access,
+    target: &UserId,
+    ban: bool,
+) -> Result<()> {
+    access.require_admin()?;
+    let room_id = &access.room.room_id;
+    if target == &access.room.owner_id {
+        return Err(Error::forbidden("the owner cannot be removed"));
+    }
+    let member = state.store.get_member(room_id, target).await?;
+    if access.role != Role::Owner && member.as_ref().is_some_and(|m| m.role == Role::Admin) {
+        return Err(Error::forbidden("only the owner manages admins"));
+    }
+    if ban {
+        state.store.ban(room_id, target).await?;
+    }
+    let removed = state.store.remove_member(room_id, target).await?;
+    state.cluster.invalidate_member(room_id, target).await;
+    state
+        .cluster
+        .kick(
+            room_id,
+            Kick::User {
+                user: target.clone(),
+            },
+        )
+        .await;
+    if !removed && !ban {
+        return Err(Error::not_found(
+            "member_not_found",
+            "no such member in this room",
+        ));
+    }
+    Ok(())
 }

@@ -58,6 +58,8 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         room: ctx.room.clone(),
         user: ctx.actor.user_id.clone(),
         opened_ms: now_ms(),
+        guest: ctx.actor.guest,
+        expires_ms: ctx.actor.expires_at_ms,
     });
     let (mut sink, stream) = socket.split();
     let joiner = Joiner {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod access;
 mod binary;
 mod cluster;
 mod http_auth;

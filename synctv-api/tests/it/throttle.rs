@@ -75,7 +75,11 @@ async fn a_password_flood_is_refused_while_health_and_logins_answer() {
         .collect();
     let limit = app.config.limits.room_password_attempts_per_min as usize;
     // Everyone here is 127.0.0.1: Alice's right answer was the address's first attempt.
-    assert_eq!(wrong, limit - 1, "only the attempts within the limit were verified");
+    assert_eq!(
+        wrong,
+        limit - 1,
+        "only the attempts within the limit were verified"
+    );
     assert_eq!(limited.len(), 200 - (limit - 1));
     for (status, _, retry) in &limited {
         assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);

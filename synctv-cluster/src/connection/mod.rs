@@ -27,6 +27,10 @@ pub struct ConnEntry {
     pub user: UserId,
     /// When the socket was opened (for `ws.max_connection_secs`).
     pub opened_ms: u64,
+    /// Whether the socket's identity is a guest (for access changes).
+    pub guest: bool,
+    /// When the socket's token expires (0: never); the heartbeat closes it then.
+    pub expires_ms: u64,
 }
 
 #[derive(Clone)]
@@ -154,13 +158,16 @@ impl ConnectionManager {
         (self.inner.per_room.len(), self.inner.per_user.len())
     }
 
-    /// Close the sockets in `room` (of `user` only, if given) for which `pick` says so.
-    /// Returns how many were asked to close.
-    pub fn close_where(&self, room: &RoomId, user: Option<&UserId>, reason: CloseReason) -> usize {
+    /// Close the sockets in `room` for which `pick` says so; how many.
+    pub fn close_in_room(
+        &self,
+        room: &RoomId,
+        pick: impl Fn(&ConnEntry) -> bool,
+        reason: CloseReason,
+    ) -> usize {
         let mut n = 0;
         for c in self.inner.conns.iter() {
-            if &c.room == room && user.is_none_or(|u| &c.user == u) && !c.sender.ctl().is_closing()
-            {
+            if &c.room == room && !c.sender.ctl().is_closing() && pick(&c) {
                 c.sender.ctl().close(reason);
                 n += 1;
             }
@@ -226,6 +233,9 @@ impl ConnectionManager {
                 hb.closed_idle += 1;
             } else if max_age_ms > 0 && now_ms.saturating_sub(c.opened_ms) > max_age_ms {
                 ctl.close(CloseReason::MAX_DURATION);
+                hb.closed_expired += 1;
+            } else if c.expires_ms > 0 && now_ms >= c.expires_ms {
+                ctl.close(CloseReason::TOKEN_EXPIRED);
                 hb.closed_expired += 1;
             } else {
                 c.sender.send(Outbound::Ping);
@@ -294,6 +304,8 @@ mod tests {
                 room: RoomId::from("r"),
                 user: UserId::from("u"),
                 opened_ms: 0,
+                guest: false,
+                expires_ms: 0,
             },
             rx,
         )

@@ -11,9 +11,12 @@
 
 mod guard;
 mod join;
+mod kick;
 mod ops;
 mod repair;
 mod sink;
+
+pub use kick::Kick;
 
 pub use guard::RoomGuard;
 pub use join::{Joined, Joiner, Membership};

@@ -33,8 +33,14 @@ impl Sink {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Broadcast {
-    CacheInvalidate { key: String },
+    CacheInvalidate {
+        key: String,
+    },
     CacheClear,
+    Kick {
+        room: synctv_core::ids::RoomId,
+        kick: super::Kick,
+    },
 }
 
 impl BrokerSink for Sink {
@@ -71,6 +77,9 @@ impl BrokerSink for Sink {
         match serde_json::from_slice::<Broadcast>(&payload) {
             Ok(Broadcast::CacheInvalidate { key }) => mgr.invalidate_local(&key),
             Ok(Broadcast::CacheClear) => mgr.clear_caches_local(),
+            Ok(Broadcast::Kick { room, kick }) => {
+                mgr.kick_local(&room, &kick);
+            }
             Err(e) => tracing::debug!(error = %e, "unknown broadcast message ignored"),
         }
     }

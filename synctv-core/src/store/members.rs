@@ -49,6 +49,40 @@ impl Store {
         Ok(())
     }
 
+    /// Remove a user's membership row; whether there was one.
+    pub async fn remove_member(&self, room: &RoomId, user: &UserId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.as_str())
+            .bind(user.as_str())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Ban a user from a room (idempotent).
+    pub async fn ban(&self, room: &RoomId, user: &UserId) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO room_bans (room_id, user_id, banned_at_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (room_id, user_id) DO NOTHING",
+        )
+        .bind(room.as_str())
+        .bind(user.as_str())
+        .bind(to_i64(time::now_ms()))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn is_banned(&self, room: &RoomId, user: &UserId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS b FROM room_bans WHERE room_id = $1 AND user_id = $2")
+            .bind(room.as_str())
+            .bind(user.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Members of a room, most recently joined first.
     pub async fn list_members(&self, room: &RoomId, page: PageRequest) -> Result<Page<Member>> {
         let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM room_members WHERE room_id = $1")

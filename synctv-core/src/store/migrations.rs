@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "versions",
         include_str!("../../../migrations/0007_versions.sql"),
     ),
+    (
+        8,
+        "room bans",
+        include_str!("../../../migrations/0008_room_bans.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {

@@ -27,7 +27,9 @@ pub struct NewRoom {
 pub struct RoomUpdate {
     pub name: Option<String>,
     pub password_hash: Option<Option<String>>,
-    pub settings: Option<RoomSettings>,
+    /// Applied to the settings as stored when the update is made (so two concurrent
+    /// patches of different settings both take effect).
+    pub settings: Option<crate::model::SettingsPatch>,
 }
 
 impl RoomUpdate {
@@ -38,8 +40,8 @@ impl RoomUpdate {
         if let Some(pw) = &self.password_hash {
             room.password_hash = pw.clone();
         }
-        if let Some(settings) = &self.settings {
-            room.settings = settings.clone();
+        if let Some(patch) = &self.settings {
+            room.settings.apply(patch);
         }
     }
 }
