@@ -10,6 +10,7 @@
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod service;
 pub mod state;
@@ -17,7 +18,6 @@ mod ticker;
 mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use synctv_cluster::outbound::CloseReason;
@@ -53,17 +53,17 @@ async fn serve(
     let local_addr = listener.local_addr()?;
     migrate(&state).await?;
     state.cluster.start().await?;
-    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(state.clone());
+    let opts = listener::Options::from_config(&state.config);
     let stop_accepting = CancellationToken::new();
     let server = tokio::spawn(
-        {
-            let stop = stop_accepting.clone();
-            async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            }
-        }
+        listener::serve(
+            listener,
+            app,
+            opts,
+            state.metrics.listener.clone(),
+            stop_accepting.clone(),
+        )
         .in_current_span(),
     );
     let ticker = tokio::spawn(ticker::run(state.clone(), stop_accepting.clone()).in_current_span());

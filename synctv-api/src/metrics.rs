@@ -10,6 +10,8 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use synctv_cluster::metrics::ClusterMetrics;
 
+use crate::listener::ListenerMetrics;
+
 static META: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
@@ -20,6 +22,8 @@ pub struct ApiMetrics {
     pub cluster: ClusterMetrics,
     /// Client frames received over WebSocket.
     pub frames_received: Counter,
+    /// Handles updated by the HTTP listener (connections, refusals, timeouts).
+    pub listener: ListenerMetrics,
 }
 
 impl ApiMetrics {
@@ -140,6 +144,39 @@ impl ApiMetrics {
             "Client frames received over WebSocket.",
         );
         recorder.describe_counter(
+            KeyName::from_const_str("synctv_http_connection_timeouts_total"),
+            None,
+            SharedString::const_str(
+                "HTTP connections closed by a deadline: `request` (a request did not arrive in \
+                 full in time) or `idle` (no request on a keep-alive connection).",
+            ),
+        );
+        let timeouts = |which: &'static str| {
+            recorder.register_counter(
+                &Key::from_parts(
+                    "synctv_http_connection_timeouts_total",
+                    vec![Label::new("timeout", which)],
+                ),
+                &META,
+            )
+        };
+        let listener = ListenerMetrics {
+            active: gauge(
+                "synctv_http_connections_active",
+                "TCP connections open on the HTTP listener, WebSockets included.",
+            ),
+            refused: counter(
+                "synctv_http_connections_refused_total",
+                "Connections answered 503 overloaded because server.max_http_connections were open.",
+            ),
+            accept_errors: counter(
+                "synctv_http_accept_errors_total",
+                "Failed accepts (e.g. out of file descriptors); the listener retries.",
+            ),
+            request_timeouts: timeouts("request"),
+            idle_timeouts: timeouts("idle"),
+        };
+        recorder.describe_counter(
             KeyName::from_const_str("synctv_ws_errors_total"),
             None,
             SharedString::const_str("WebSocket error frames sent, by code."),
@@ -167,6 +204,7 @@ impl ApiMetrics {
             handle,
             cluster,
             frames_received,
+            listener,
         }
     }
 
