@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use synctv_cluster::metrics::ClusterMetrics;
@@ -238,9 +239,9 @@ impl ApiMetrics {
         self.recorder.register_counter(&key, &META).increment(1);
     }
 
-    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn http_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         let labels = vec![
-            Label::new("method", method.to_string()),
+            Label::new("method", method_label(method)),
             Label::new("route", route.to_string()),
             Label::new("status", status.to_string()),
         ];
@@ -255,8 +256,39 @@ impl ApiMetrics {
     }
 }
 
+/// The `method` label: one of the standard methods, else `other`. A client may send any
+/// token as a method; taken verbatim, each would create a series of its own.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 impl Default for ApiMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_standard_methods_name_their_own_series() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let custom = Method::from_bytes(b"M0001").unwrap();
+        assert_eq!(method_label(&custom), "other");
+        let lower = Method::from_bytes(b"get").unwrap();
+        assert_eq!(method_label(&lower), "other");
     }
 }
