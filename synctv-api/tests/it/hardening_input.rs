@@ -1,7 +1,8 @@
-//! Odd input that used to slip through: arbitrary method names as metric labels.
+//! Odd input that used to slip through: arbitrary method names as metric labels, bodies that
+//! are not JSON objects.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -70,5 +71,114 @@ async fn custom_methods_share_one_metric_label() {
             .any(|l| l.contains(r#"method="GET",route="/health",status="200""#)),
         "{series:#?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_must_be_json_objects_of_the_right_shape() {
+    let app = TestApp::spawn(DbKind::Sqlite).await;
+    let owner = app.register("owner").await;
+    let room = app.create_room(&owner, json!({"name": "strict"})).await;
+    let room_id = room["room_id"].as_str().unwrap();
+    let room_path = format!("/api/rooms/{room_id}");
+    let movies = format!("{room_path}/movies");
+    let member = format!("{room_path}/members/{}", owner.user_id);
+    let t = Some(owner.token.as_str());
+    let endpoints: [(Method, &str, Option<&str>); 7] = [
+        (Method::POST, "/api/auth/register", None),
+        (Method::POST, "/api/auth/login", None),
+        (Method::POST, "/api/auth/guest", None),
+        (Method::POST, "/api/rooms", t),
+        (Method::PATCH, &room_path, t),
+        (Method::POST, &movies, t),
+        (Method::PATCH, &member, t),
+    ];
+    let bad: [(&'static str, StatusCode, &str); 10] = [
+        ("", StatusCode::BAD_REQUEST, "invalid_json"),
+        ("  \n", StatusCode::BAD_REQUEST, "invalid_json"),
+        ("{\"name\":", StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            "[\"alice\",\"secret\"]",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        ("[]", StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (
+            "\"alice\"",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        ("42", StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        ("true", StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        ("null", StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (
+            "{\"name\":[\"x\"],\"username\":1,\"url\":2,\"role\":3}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+    ];
+    for (method, path, token) in &endpoints {
+        for (body, status, code) in &bad {
+            let (s, resp) = send_raw(&app, method.clone(), path, *token, None, body).await;
+            assert_eq!(s, *status, "{method} {path} {body:?} -> {resp}");
+            assert_eq!(
+                resp["error"]["code"], *code,
+                "{method} {path} {body:?} -> {resp}"
+            );
+            assert!(resp["error"]["message"].is_string(), "{resp}");
+        }
+    }
+    // Nested structs come from objects too.
+    for body in [
+        r#"{"name":"r","settings":[true]}"#,
+        r#"{"name":"r","settings":"hidden"}"#,
+    ] {
+        let (s, resp) = send_raw(&app, Method::POST, "/api/rooms", t, None, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {resp}");
+        let (s, _) = send_raw(&app, Method::PATCH, &room_path, t, None, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+
+    // None of that changed anything: the list did not register "alice", the room is as it was.
+    let (s, body) = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({"username": "alice", "password": "secret"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (s, now) = app.get(&room_path, t).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(now["name"], "strict");
+    assert_eq!(now["settings"], room["settings"]);
+
+    // Valid objects are read whatever the content type, as before.
+    for ct in [None, Some("text/plain"), Some("application/json")] {
+        let (s, body) = send_raw(
+            &app,
+            Method::POST,
+            "/api/auth/guest",
+            None,
+            ct,
+            r#"{"name":"g"}"#,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{ct:?}: {body}");
+        let (s, body) = send_raw(&app, Method::POST, "/api/auth/guest", None, ct, "{}").await;
+        assert_eq!(s, StatusCode::OK, "{ct:?}: {body}");
+        assert!(body["token"].is_string());
+    }
+    let (s, body) = send_raw(
+        &app,
+        Method::PATCH,
+        &room_path,
+        t,
+        None,
+        r#"{"name":"renamed"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "renamed");
     app.stop().await;
 }

@@ -1,5 +1,7 @@
 //! Request extractors whose rejections are the API's JSON errors: the authenticated caller,
-//! lenient JSON bodies, query strings and pagination.
+//! JSON bodies (strict in shape, lenient in content type), query strings and pagination.
+
+mod strict;
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
@@ -62,9 +64,10 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// A JSON body, read whatever the content type (clients often omit it). Malformed JSON is a
-/// 400 `invalid_json`; well-formed JSON of the wrong shape is a 422 `invalid_body`; an
-/// oversized body is a 413 `payload_too_large`. An empty body reads as `{}`.
+/// A JSON body, read whatever the content type (clients often omit it). It must be a JSON
+/// object of the right shape, at every depth ([`strict`]): an empty body or malformed JSON is
+/// a 400 `invalid_json`; well-formed JSON of the wrong shape (a list, a scalar, a field of the
+/// wrong type) is a 422 `invalid_body`; an oversized body is a 413 `payload_too_large`.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
@@ -82,12 +85,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 Error::bad_request("invalid_body", r.body_text())
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::bad_request(
+                "invalid_json",
+                "the request body is empty; send a JSON object",
+            ));
+        }
+        strict::from_slice(&bytes).map(JsonBody).map_err(|e| {
             if e.is_data() {
                 Error::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
