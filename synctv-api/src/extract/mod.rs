@@ -1,9 +1,10 @@
 //! Request extractors whose rejections are the API's JSON errors: the authenticated caller,
-//! JSON bodies (strict in shape, lenient in content type), query strings and pagination.
+//! JSON bodies (strict in shape, lenient in content type), path segments, query strings and
+//! pagination.
 
 mod strict;
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bytes::Bytes;
@@ -102,6 +103,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 Error::bad_request("invalid_json", format!("malformed JSON: {e}"))
             }
         })
+    }
+}
+
+/// Path parameters. axum's own rejection is a text/plain answer; here a segment that does
+/// not decode (`%FF` is not UTF-8) is a 400 `invalid_path` in the JSON error shape.
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParams(v))
+            .map_err(|r| {
+                if r.status().is_client_error() {
+                    Error::bad_request("invalid_path", r.body_text())
+                } else {
+                    // A handler asking for parameters its route does not have: our bug.
+                    Error::new(r.status(), "internal_error", r.body_text())
+                }
+            })
     }
 }
 

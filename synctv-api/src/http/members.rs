@@ -1,13 +1,13 @@
 //! `/api/rooms/{room_id}/members`: durable memberships (roles and explicit permissions).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use synctv_core::ids::{RoomId, UserId};
 use synctv_core::model::Member;
 
 use crate::error::Result;
-use crate::extract::{Actor, JsonBody, Paging, RoomPassword, page_json};
+use crate::extract::{Actor, JsonBody, Paging, PathParams, RoomPassword, page_json};
 use crate::service::access;
 use crate::service::admin::{self, MemberPatch};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     actor: Actor,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     RoomPassword(password): RoomPassword,
     Paging(page): Paging,
 ) -> Result<Json<serde_json::Value>> {
@@ -34,7 +34,7 @@ async fn list(
 async fn update(
     State(state): State<AppState>,
     actor: Actor,
-    Path((room, user)): Path<(String, String)>,
+    PathParams((room, user)): PathParams<(String, String)>,
     JsonBody(patch): JsonBody<MemberPatch>,
 ) -> Result<Json<Member>> {
     let access = access::room_access(&state, &RoomId::from(room), &actor).await?;

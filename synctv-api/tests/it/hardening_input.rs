@@ -1,5 +1,5 @@
 //! Odd input that used to slip through: arbitrary method names as metric labels, bodies that
-//! are not JSON objects.
+//! are not JSON objects, path segments that are not UTF-8.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -180,5 +180,39 @@ async fn bodies_must_be_json_objects_of_the_right_shape() {
     .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "renamed");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_segments_that_are_not_utf8_get_json_400() {
+    let app = TestApp::spawn_with(DbKind::Sqlite, |c| {
+        c.cluster.operator_token = "operator-token-0123456789".into();
+    })
+    .await;
+    let owner = app.register("owner").await;
+    let t = Some(owner.token.as_str());
+    let routes = [
+        (Method::GET, "/api/rooms/%FF"),
+        (Method::PATCH, "/api/rooms/%FF"),
+        (Method::DELETE, "/api/rooms/%FF"),
+        (Method::GET, "/api/rooms/%FF/movies"),
+        (Method::POST, "/api/rooms/%FF/movies"),
+        (Method::DELETE, "/api/rooms/%FF/movies/%FE"),
+        (Method::DELETE, "/api/rooms/ok/movies/%FE"),
+        (Method::GET, "/api/rooms/%FF/members"),
+        (Method::PATCH, "/api/rooms/%FF/members/%FE"),
+        (Method::GET, "/api/rooms/%FF/chat"),
+        (Method::GET, "/api/rooms/%FF/ws"),
+        (Method::POST, "/api/rooms/%C3%28/resync"),
+        (Method::DELETE, "/api/cluster/nodes/%FF"),
+    ];
+    for (method, path) in routes {
+        let (s, body) = send_raw(&app, method.clone(), path, t, None, "{}").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{method} {path} -> {body}");
+        assert_eq!(
+            body["error"]["code"], "invalid_path",
+            "{method} {path} -> {body}"
+        );
+    }
     app.stop().await;
 }
