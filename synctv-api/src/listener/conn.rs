@@ -1,6 +1,7 @@
 //! One accepted connection: HTTP/1.1 through hyper (with upgrades, for WebSockets) into the
 //! axum router, under the deadlines of its [`Phase`], until it closes, times out, upgrades
-//! or the listener stops (then in-flight requests finish and idle connections close).
+//! or the listener stops (then requests whose handler runs finish; idle connections and
+//! ones that sent at most part of a head are closed).
 
 use std::convert::Infallible;
 use std::future::{Future, poll_fn};
@@ -64,6 +65,11 @@ pub(super) async fn serve(
         }
         if let Poll::Ready(r) = conn.as_mut().poll(cx) {
             return Poll::Ready(End::Closed(r));
+        }
+        // hyper's graceful shutdown waits for the head of a request that has not begun;
+        // after the drain there is nothing to wait for.
+        if stopped && phase.between_requests() {
+            return Poll::Ready(End::Closed(Ok(())));
         }
         let Some((until, which)) = phase.deadline() else {
             armed = None;

@@ -43,8 +43,10 @@ impl Timeout {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    /// Waiting for the rest of a request: its head, or the body its handler reads.
-    Reading { until: Instant },
+    /// Waiting for (the rest of) a request's head; no handler runs.
+    Head { until: Instant },
+    /// A handler runs and waits for the request's body.
+    Body { until: Instant },
     /// A handler runs or its response is being written. `read_ahead`: bytes of the next
     /// request arrived meanwhile (a pipelining client), so its clock is already running.
     Busy { read_ahead: bool },
@@ -63,7 +65,7 @@ impl Phase {
     /// A new connection: its first request must arrive within the request timeout.
     pub fn new(request_timeout: Duration, idle_timeout: Duration) -> Phase {
         Phase {
-            state: Mutex::new(State::Reading {
+            state: Mutex::new(State::Head {
                 until: Instant::now() + request_timeout,
             }),
             request_timeout,
@@ -87,12 +89,12 @@ impl Phase {
         }
         self.with(|s| match s {
             State::Idle { .. } => {
-                *s = State::Reading {
+                *s = State::Head {
                     until: Instant::now() + self.request_timeout,
                 }
             }
             State::Busy { read_ahead } => *read_ahead = true,
-            State::Reading { .. } => {}
+            State::Head { .. } | State::Body { .. } => {}
         });
     }
 
@@ -100,7 +102,7 @@ impl Phase {
     pub fn on_request(&self, body_pending: bool) {
         self.with(|s| {
             *s = if body_pending {
-                State::Reading {
+                State::Body {
                     until: Instant::now() + self.request_timeout,
                 }
             } else {
@@ -112,7 +114,7 @@ impl Phase {
     /// The request's body has been read to its end.
     pub fn on_body_end(&self) {
         self.with(|s| {
-            if let State::Reading { .. } = s {
+            if let State::Body { .. } = s {
                 *s = State::Busy { read_ahead: false };
             }
         });
@@ -123,7 +125,7 @@ impl Phase {
         self.with(|s| {
             let now = Instant::now();
             *s = match s {
-                State::Busy { read_ahead: true } => State::Reading {
+                State::Busy { read_ahead: true } => State::Head {
                     until: now + self.request_timeout,
                 },
                 _ => State::Idle {
@@ -144,10 +146,19 @@ impl Phase {
             return None;
         }
         match *self.state.lock().unwrap_or_else(|e| e.into_inner()) {
-            State::Reading { until } => Some((until, Timeout::Request)),
+            State::Head { until } | State::Body { until } => Some((until, Timeout::Request)),
             State::Idle { until } => Some((until, Timeout::Idle)),
             State::Busy { .. } => None,
         }
+    }
+
+    /// No handler runs: the connection is idle or has sent at most part of a head. Such a
+    /// connection may be closed at shutdown without losing a request the server took on.
+    pub fn between_requests(&self) -> bool {
+        matches!(
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            State::Head { .. } | State::Idle { .. }
+        )
     }
 }
 
@@ -169,9 +180,11 @@ mod tests {
         let (until, k) = p.deadline().unwrap();
         assert_eq!(k, Timeout::Request);
         assert!(until >= started + REQUEST);
+        assert!(p.between_requests());
         p.on_read(10);
         p.on_request(false);
         assert_eq!(kind(&p), None, "no deadline while the handler runs");
+        assert!(!p.between_requests());
         let before = Instant::now();
         p.on_response_end();
         let (until, k) = p.deadline().unwrap();
@@ -188,6 +201,7 @@ mod tests {
         let p = Phase::new(REQUEST, IDLE);
         p.on_request(true);
         assert_eq!(kind(&p), Some(Timeout::Request));
+        assert!(!p.between_requests(), "its handler runs");
         p.on_read(100);
         assert_eq!(kind(&p), Some(Timeout::Request));
         p.on_body_end();

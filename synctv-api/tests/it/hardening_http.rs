@@ -203,6 +203,30 @@ async fn connections_beyond_the_cap_get_503_overloaded_until_some_close() {
     app.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_connections_that_have_no_request_under_way() {
+    let mut app = TestApp::spawn_with(DbKind::Sqlite, |c| {
+        c.server.header_read_timeout_secs = 600;
+        c.server.http_idle_timeout_secs = 600;
+    })
+    .await;
+    let silent = TcpStream::connect(app.addr).await.unwrap();
+    let mut partial = TcpStream::connect(app.addr).await.unwrap();
+    partial.write_all(b"GET /health HT").await.unwrap();
+    let mut idle = TcpStream::connect(app.addr).await.unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut idle).await.status, 200);
+
+    app.trigger_shutdown();
+    // Neither deadline is anywhere near: the shutdown closes them.
+    for s in [silent, partial, idle] {
+        closed_by_server(s).await;
+    }
+    app.join().await.expect("run() returns Ok");
+}
+
 /// The real binary, out of file descriptors: accepting fails (EMFILE), the loop waits and
 /// retries, and serves again once descriptors are free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
