@@ -136,13 +136,19 @@ impl From<PlaybackError> for Error {
     }
 }
 
+/// The JSON error shape of every refusal: `{"error":{"code","message"}}`. Also written by
+/// the listener itself when it refuses a connection before HTTP is parsed.
+pub fn error_body(code: &str, message: &str) -> serde_json::Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status_code();
         if status.is_server_error() {
             tracing::error!(error = %self, ?status, "request failed");
         }
-        let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        let body = error_body(self.code(), &self.public_message());
         let mut resp = (status, axum::Json(body)).into_response();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let secs = match &self {

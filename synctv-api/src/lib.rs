@@ -10,8 +10,8 @@
 pub mod client_addr;
 pub mod error;
 pub mod extract;
-mod fdlimit;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod service;
 pub mod state;
@@ -20,7 +20,6 @@ mod ticker;
 mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use synctv_cluster::outbound::CloseReason;
@@ -44,7 +43,7 @@ pub async fn run(
     let local_addr = listener.local_addr()?;
     let configured = config.limits.max_connections;
     config.limits.max_connections =
-        fdlimit::effective_max_connections(configured, fdlimit::raise());
+        listener::websocket_cap(configured, listener::raise_soft_file_limit());
     if config.limits.max_connections < configured {
         tracing::warn!(
             configured,
@@ -66,17 +65,17 @@ async fn serve(
     let local_addr = listener.local_addr()?;
     migrate(&state).await?;
     state.cluster.start().await?;
-    let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = http::router(state.clone());
+    let opts = listener::Options::from_config(&state.config);
     let stop_accepting = CancellationToken::new();
     let server = tokio::spawn(
-        {
-            let stop = stop_accepting.clone();
-            async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            }
-        }
+        listener::serve(
+            listener,
+            app,
+            opts,
+            state.metrics.listener.clone(),
+            stop_accepting.clone(),
+        )
         .in_current_span(),
     );
     let ticker = tokio::spawn(ticker::run(state.clone(), stop_accepting.clone()).in_current_span());

@@ -6,9 +6,12 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use synctv_cluster::metrics::ClusterMetrics;
+
+use crate::listener::ListenerMetrics;
 
 static META: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -20,6 +23,8 @@ pub struct ApiMetrics {
     pub cluster: ClusterMetrics,
     /// Client frames received over WebSocket.
     pub frames_received: Counter,
+    /// Handles updated by the HTTP listener (connections, refusals, timeouts).
+    pub listener: ListenerMetrics,
 }
 
 impl ApiMetrics {
@@ -140,6 +145,39 @@ impl ApiMetrics {
             "Client frames received over WebSocket.",
         );
         recorder.describe_counter(
+            KeyName::from_const_str("synctv_http_connection_timeouts_total"),
+            None,
+            SharedString::const_str(
+                "HTTP connections closed by a deadline: `request` (a request did not arrive in \
+                 full in time) or `idle` (no request on a keep-alive connection).",
+            ),
+        );
+        let timeouts = |which: &'static str| {
+            recorder.register_counter(
+                &Key::from_parts(
+                    "synctv_http_connection_timeouts_total",
+                    vec![Label::new("timeout", which)],
+                ),
+                &META,
+            )
+        };
+        let listener = ListenerMetrics {
+            active: gauge(
+                "synctv_http_connections_active",
+                "TCP connections open on the HTTP listener, WebSockets included.",
+            ),
+            refused: counter(
+                "synctv_http_connections_refused_total",
+                "Connections answered 503 overloaded because server.max_http_connections were open.",
+            ),
+            accept_errors: counter(
+                "synctv_http_accept_errors_total",
+                "Failed accepts (e.g. out of file descriptors); the listener retries.",
+            ),
+            request_timeouts: timeouts("request"),
+            idle_timeouts: timeouts("idle"),
+        };
+        recorder.describe_counter(
             KeyName::from_const_str("synctv_ws_errors_total"),
             None,
             SharedString::const_str("WebSocket error frames sent, by code."),
@@ -167,6 +205,7 @@ impl ApiMetrics {
             handle,
             cluster,
             frames_received,
+            listener,
         }
     }
 
@@ -200,9 +239,9 @@ impl ApiMetrics {
         self.recorder.register_counter(&key, &META).increment(1);
     }
 
-    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn http_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         let labels = vec![
-            Label::new("method", method.to_string()),
+            Label::new("method", method_label(method)),
             Label::new("route", route.to_string()),
             Label::new("status", status.to_string()),
         ];
@@ -217,8 +256,39 @@ impl ApiMetrics {
     }
 }
 
+/// The `method` label: one of the standard methods, else `other`. A client may send any
+/// token as a method; taken verbatim, each would create a series of its own.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 impl Default for ApiMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_standard_methods_name_their_own_series() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let custom = Method::from_bytes(b"M0001").unwrap();
+        assert_eq!(method_label(&custom), "other");
+        let lower = Method::from_bytes(b"get").unwrap();
+        assert_eq!(method_label(&lower), "other");
     }
 }

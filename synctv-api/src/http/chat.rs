@@ -1,12 +1,12 @@
 //! `/api/rooms/{room_id}/chat`: the room's chat history, newest first.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use synctv_core::ids::RoomId;
 
 use crate::error::Result;
-use crate::extract::{Actor, Paging, RoomPassword, page_json};
+use crate::extract::{Actor, Paging, PathParams, RoomPassword, page_json};
 use crate::service::access;
 use crate::state::AppState;
 
@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     actor: Actor,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     RoomPassword(password): RoomPassword,
     Paging(page): Paging,
 ) -> Result<Json<serde_json::Value>> {

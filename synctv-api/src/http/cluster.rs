@@ -2,7 +2,7 @@
 //! operator API, enabled by `cluster.operator_token` and called with it as bearer token:
 //! drop a dead node and its presence now, force a room onto a new epoch.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
@@ -12,7 +12,7 @@ use synctv_cluster::manager::DropNode;
 use synctv_core::ids::{NodeId, RoomId};
 
 use crate::error::{Error, Result};
-use crate::extract::bearer;
+use crate::extract::{PathParams, bearer};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -44,7 +44,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn drop_node(
     State(state): State<AppState>,
-    Path(node): Path<String>,
+    PathParams(node): PathParams<String>,
     parts: Parts,
 ) -> Result<StatusCode> {
     operator(&state, &parts)?;
@@ -61,7 +61,7 @@ async fn drop_node(
 
 async fn resync(
     State(state): State<AppState>,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     parts: Parts,
 ) -> Result<Json<serde_json::Value>> {
     operator(&state, &parts)?;

@@ -1,6 +1,6 @@
 //! `/api/rooms/{room_id}/members`: durable memberships (roles and explicit permissions).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
@@ -8,7 +8,7 @@ use synctv_core::ids::{RoomId, UserId};
 use synctv_core::model::Member;
 
 use crate::error::Result;
-use crate::extract::{Actor, JsonBody, Paging, Qs, RoomPassword, page_json};
+use crate::extract::{Actor, JsonBody, Paging, PathParams, Qs, RoomPassword, page_json};
 use crate::service::access;
 use crate::service::admin::{self, MemberPatch};
 use crate::state::AppState;
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 async fn list(
     State(state): State<AppState>,
     actor: Actor,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     RoomPassword(password): RoomPassword,
     Paging(page): Paging,
 ) -> Result<Json<serde_json::Value>> {
@@ -38,7 +38,7 @@ async fn list(
 async fn update(
     State(state): State<AppState>,
     actor: Actor,
-    Path((room, user)): Path<(String, String)>,
+    PathParams((room, user)): PathParams<(String, String)>,
     JsonBody(patch): JsonBody<MemberPatch>,
 ) -> Result<Json<Member>> {
     let access = access::room_access(&state, &RoomId::from(room), &actor).await?;
@@ -56,7 +56,7 @@ struct RemoveQuery {
 async fn remove(
     State(state): State<AppState>,
     actor: Actor,
-    Path((room, user)): Path<(String, String)>,
+    PathParams((room, user)): PathParams<(String, String)>,
     Qs(q): Qs<RemoveQuery>,
 ) -> Result<StatusCode> {
     let access = access::room_access(&state, &RoomId::from(room), &actor).await?;

@@ -65,8 +65,9 @@ async fn method_not_allowed() -> Error {
     )
 }
 
-/// Count requests by method, route template and status, and time them; log them under a
-/// span with a correlation id (the client's `X-Request-Id` when it sent one, echoed back).
+/// Count requests by method (the standard ones; `other` for the rest), route template and
+/// status, and time them; log them under a span with a correlation id (the client's
+/// `X-Request-Id` when it sent one, echoed back).
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
@@ -93,11 +94,8 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
-    state.metrics.http_request(
-        method.as_str(),
-        &route,
-        resp.status().as_u16(),
-        started.elapsed(),
-    );
+    state
+        .metrics
+        .http_request(&method, &route, resp.status().as_u16(), started.elapsed());
     resp
 }

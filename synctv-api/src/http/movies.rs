@@ -1,6 +1,6 @@
 //! `/api/rooms/{room_id}/movies`: the room's playlist.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use synctv_core::ids::{MovieId, RoomId};
 
 use crate::error::Result;
-use crate::extract::{Actor, JsonBody, Paging, RoomPassword, page_json};
+use crate::extract::{Actor, JsonBody, Paging, PathParams, RoomPassword, page_json};
 use crate::service::{access, playlist};
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ struct AddMovie {
 async fn add(
     State(state): State<AppState>,
     actor: Actor,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     RoomPassword(password): RoomPassword,
     JsonBody(body): JsonBody<AddMovie>,
 ) -> Result<Response> {
@@ -41,7 +41,7 @@ async fn add(
 async fn list(
     State(state): State<AppState>,
     actor: Actor,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     RoomPassword(password): RoomPassword,
     Paging(page): Paging,
 ) -> Result<Json<serde_json::Value>> {
@@ -54,7 +54,7 @@ async fn list(
 async fn remove(
     State(state): State<AppState>,
     actor: Actor,
-    Path((room, movie)): Path<(String, String)>,
+    PathParams((room, movie)): PathParams<(String, String)>,
     RoomPassword(password): RoomPassword,
 ) -> Result<StatusCode> {
     let access = access::enter(&state, &RoomId::from(room), &actor, password.as_deref()).await?;

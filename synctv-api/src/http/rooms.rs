@@ -1,6 +1,6 @@
 //! `/api/rooms`: create, list public rooms, read, change, delete.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,7 +11,7 @@ use synctv_core::model::{PlaybackState, RoomObject, RoomSettings, SettingsPatch,
 use synctv_core::store::NewRoom;
 
 use crate::error::{Error, Result};
-use crate::extract::{Actor, JsonBody, Paging, page_json};
+use crate::extract::{Actor, JsonBody, Paging, PathParams, page_json};
 use crate::service::admin::{self, RoomPatch};
 use crate::service::{access, hash_password, room_object};
 use crate::state::AppState;
@@ -98,7 +98,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     _actor: Actor,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<RoomObject>> {
     let room = state
         .store
@@ -111,7 +111,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     JsonBody(patch): JsonBody<RoomPatch>,
 ) -> Result<Json<RoomObject>> {
     let access = access::room_access(&state, &RoomId::from(id), &actor).await?;
@@ -121,7 +121,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     actor: Actor,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<StatusCode> {
     let access = access::room_access(&state, &RoomId::from(id), &actor).await?;
     admin::delete_room(&state, &access).await?;

@@ -9,9 +9,9 @@ mod commands;
 mod session;
 mod writer;
 
+use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -22,7 +22,7 @@ use tracing::Instrument;
 use synctv_cluster::connection::{ConnKey, Refusal};
 
 use crate::error::{Error, Result};
-use crate::extract::{Actor, Qs, bearer};
+use crate::extract::{Actor, PathParams, Qs, bearer};
 use crate::service::access;
 use crate::state::AppState;
 
@@ -36,7 +36,7 @@ pub(crate) struct WsQuery {
 
 pub(crate) async fn handler(
     State(state): State<AppState>,
-    Path(room): Path<String>,
+    PathParams(room): PathParams<String>,
     Qs(query): Qs<WsQuery>,
     parts: Parts,
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,

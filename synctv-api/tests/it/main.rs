@@ -6,6 +6,8 @@ mod common;
 mod access;
 mod binary;
 mod cluster;
+mod hardening_http;
+mod hardening_input;
 mod http_auth;
 mod http_playlist;
 mod http_rooms;

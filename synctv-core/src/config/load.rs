@@ -83,6 +83,21 @@ impl Config {
             "server.max_body_bytes",
             "must be at least 1024",
         );
+        check(
+            (1..=3600).contains(&s.header_read_timeout_secs),
+            "server.header_read_timeout_secs",
+            "must be between 1 and 3600",
+        );
+        check(
+            (1..=86_400).contains(&s.http_idle_timeout_secs),
+            "server.http_idle_timeout_secs",
+            "must be between 1 and 86400",
+        );
+        check(
+            (1..=1_000_000).contains(&s.max_http_connections),
+            "server.max_http_connections",
+            "must be between 1 and 1000000",
+        );
 
         let db = &self.database;
         check(

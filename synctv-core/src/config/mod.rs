@@ -49,6 +49,17 @@ pub struct ServerConfig {
     /// is believed: the client address is the rightmost address in it not in this list.
     /// Empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// A request (its head, then its body) must arrive within this long of its first byte,
+    /// and the first request within this long of the connection: a client that sends half a
+    /// request and waits is disconnected instead of holding a file descriptor forever.
+    pub header_read_timeout_secs: u64,
+    /// A keep-alive connection with no request for this long is closed. WebSocket
+    /// connections are not affected (they have their own heartbeat, `ws.idle_timeout_secs`).
+    pub http_idle_timeout_secs: u64,
+    /// TCP connections this node keeps open at once, WebSockets included; beyond it a new
+    /// connection gets an immediate 503 `overloaded` and is closed. Never more than the
+    /// process's soft open-file limit minus a reserve for the database, Redis and logs.
+    pub max_http_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +72,9 @@ impl Default for ServerConfig {
             shutdown_reconnect_after_ms: 1000,
             max_body_bytes: 64 * 1024,
             trusted_proxies: Vec::new(),
+            header_read_timeout_secs: 10,
+            http_idle_timeout_secs: 60,
+            max_http_connections: 110_000,
         }
     }
 }

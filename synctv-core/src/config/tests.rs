@@ -260,3 +260,17 @@ fn room_limits_keep_the_welcome_deliverable() {
     let err = proxies.validate().unwrap_err().to_string();
     assert!(err.contains("server.trusted_proxies"), "{err}");
 }
+
+#[test]
+fn http_connection_settings_are_checked() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SYNCTV__SERVER__HEADER_READ_TIMEOUT_SECS", "0");
+        jail.set_env("SYNCTV__SERVER__HTTP_IDLE_TIMEOUT_SECS", "0");
+        jail.set_env("SYNCTV__SERVER__MAX_HTTP_CONNECTIONS", "0");
+        let msg = config_err(load("x.yaml", false));
+        assert!(msg.contains("server.header_read_timeout_secs"), "{msg}");
+        assert!(msg.contains("server.http_idle_timeout_secs"), "{msg}");
+        assert!(msg.contains("server.max_http_connections"), "{msg}");
+        Ok(())
+    });
+}

@@ -1,7 +1,10 @@
 //! Request extractors whose rejections are the API's JSON errors: the authenticated caller,
-//! lenient JSON bodies, query strings and pagination.
+//! JSON bodies (strict in shape, lenient in content type), path segments, query strings and
+//! pagination.
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+mod strict;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bytes::Bytes;
@@ -70,9 +73,10 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// A JSON body, read whatever the content type (clients often omit it). Malformed JSON is a
-/// 400 `invalid_json`; well-formed JSON of the wrong shape is a 422 `invalid_body`; an
-/// oversized body is a 413 `payload_too_large`. An empty body reads as `{}`.
+/// A JSON body, read whatever the content type (clients often omit it). It must be a JSON
+/// object of the right shape, at every depth ([`strict`]): an empty body or malformed JSON is
+/// a 400 `invalid_json`; well-formed JSON of the wrong shape (a list, a scalar, a field of the
+/// wrong type) is a 422 `invalid_body`; an oversized body is a 413 `payload_too_large`.
 pub struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
@@ -90,12 +94,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 Error::bad_request("invalid_body", r.body_text())
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        serde_json::from_slice(bytes).map(JsonBody).map_err(|e| {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::bad_request(
+                "invalid_json",
+                "the request body is empty; send a JSON object",
+            ));
+        }
+        strict::from_slice(&bytes).map(JsonBody).map_err(|e| {
             if e.is_data() {
                 Error::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -106,6 +111,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 Error::bad_request("invalid_json", format!("malformed JSON: {e}"))
             }
         })
+    }
+}
+
+/// Path parameters. axum's own rejection is a text/plain answer; here a segment that does
+/// not decode (`%FF` is not UTF-8) is a 400 `invalid_path` in the JSON error shape.
+pub struct PathParams<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParams<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParams(v))
+            .map_err(|r| {
+                if r.status().is_client_error() {
+                    Error::bad_request("invalid_path", r.body_text())
+                } else {
+                    // A handler asking for parameters its route does not have: our bug.
+                    Error::new(r.status(), "internal_error", r.body_text())
+                }
+            })
     }
 }
 
