@@ -5,6 +5,7 @@ mod common;
 
 mod binary;
 mod cluster;
+mod deploy;
 mod http_auth;
 mod http_playlist;
 mod http_rooms;
