@@ -192,6 +192,11 @@ impl ApiMetrics {
             None,
             SharedString::const_str("HTTP request latency."),
         );
+        recorder.describe_gauge(
+            KeyName::from_const_str("synctv_build_info"),
+            None,
+            SharedString::const_str("The running synctv version (always 1)."),
+        );
         let build: Gauge = recorder.register_gauge(
             &Key::from_parts(
                 "synctv_build_info",

@@ -1,14 +1,17 @@
 //! Test support shared by the crates' integration tests: real `redis-server` processes the
 //! test owns (so it can kill, restart and pause them), a Redis Cluster of real servers, a
-//! real nginx running the shipped load-balancer config, and the shared services' URLs.
+//! real nginx running the shipped load-balancer config, Prometheus's promtool, and the shared
+//! services' URLs.
 //! Never a mock: everything here is the real server binary.
 
 mod cluster;
 mod nginx;
+mod promtool;
 mod server;
 
 pub use cluster::RedisCluster;
 pub use nginx::Nginx;
+pub use promtool::{promtool, run_promtool};
 pub use server::RedisServer;
 
 use std::net::TcpListener;

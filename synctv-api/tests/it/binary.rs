@@ -33,7 +33,8 @@ impl Drop for Proc {
     }
 }
 
-/// Start the binary in `cwd` with `args` and `envs`; wait for its "listening" line.
+/// Start the binary in `cwd` with `args` and `envs`; wait for its "listening" line (text
+/// or JSON logs).
 pub(crate) fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd)
@@ -49,8 +50,11 @@ pub(crate) fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The "listening" line: `addr=<addr>` in text logs, `"addr":"<addr>"` in JSON.
             if let Some(addr) = line.split("addr=").nth(1) {
                 let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+            } else if let Some(addr) = line.split("\"addr\":\"").nth(1) {
+                let _ = tx.send(addr.split('"').next().unwrap_or("").to_string());
             }
         }
     });
@@ -69,8 +73,13 @@ pub(crate) fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
 
 /// Run the binary expecting it to refuse to start; returns its stderr.
 pub(crate) fn refuse(cwd: &Path, envs: &[(&str, &str)]) -> String {
+    refuse_with(cwd, &[], envs)
+}
+
+/// `refuse` with command-line arguments.
+pub(crate) fn refuse_with(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> String {
     let mut cmd = Command::new(BIN);
-    cmd.current_dir(cwd);
+    cmd.current_dir(cwd).args(args);
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -87,7 +96,8 @@ async fn call(req: reqwest::RequestBuilder) -> serde_json::Value {
     req.send().await.unwrap().json().await.unwrap()
 }
 
-fn terminate(p: &mut Proc) -> std::process::ExitStatus {
+/// SIGTERM, then wait (at most 30s) for the exit.
+pub(crate) fn terminate(p: &mut Proc) -> std::process::ExitStatus {
     let pid = libc::pid_t::try_from(p.child.id()).unwrap();
     // SAFETY: kill(2) with a child's pid and a valid signal number touches no memory of ours.
     assert_eq!(

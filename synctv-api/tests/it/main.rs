@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod binary;
 mod cluster;
+mod deploy;
 mod hardening_http;
 mod hardening_input;
 mod http_auth;

@@ -1,5 +1,6 @@
-//! Three nodes behind a real nginx running the shipped `deploy/nginx/synctv.conf` (only its
-//! server list and port swapped, see `synctv_testkit::Nginx`): REST and WebSocket upgrades go
+//! Three nodes behind a real nginx running the shipped `deploy/nginx/synctv.conf`, the site
+//! config of docker-compose.yml's load balancer (asserted first; only its server list and
+//! port swapped, see `synctv_testkit::Nginx`): REST and WebSocket upgrades go
 //! through it, clients spread over every node, and room traffic published on several nodes
 //! at once still reaches every client exactly once, in seq order; a client resumes through
 //! it with since/epoch, on whichever node nginx picks.
@@ -88,6 +89,8 @@ fn node_of(r: &Recording) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn room_traffic_through_nginx_arrives_once_in_order_on_every_node() {
+    // What runs here is what docker-compose.yml runs.
+    crate::deploy::compose::assert_compose_nginx_runs(&Nginx::shipped_config());
     let cluster = Cluster::start(3).await;
     let addrs: Vec<String> = cluster.nodes.iter().map(|n| n.addr.to_string()).collect();
     let nginx = Nginx::start(&addrs);
