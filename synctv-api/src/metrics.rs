@@ -9,7 +9,13 @@ use std::time::Duration;
 use axum::http::Method;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use synctv_cluster::metrics::ClusterMetrics;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use synctv_cluster::connection::ConnectionManager;
+use synctv_cluster::metrics::{ClusterMetrics, EVENT_TYPES, EventsPublished, PerRoomCounter};
+use synctv_core::config::MetricsConfig;
+use synctv_core::ids::RoomId;
 
 use crate::listener::ListenerMetrics;
 
@@ -17,7 +23,7 @@ static META: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
 
 pub struct ApiMetrics {
-    recorder: PrometheusRecorder,
+    recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     /// Handles updated by the cluster layer (connections, events, deliveries).
     pub cluster: ClusterMetrics,
@@ -28,13 +34,16 @@ pub struct ApiMetrics {
 }
 
 impl ApiMetrics {
-    pub fn new() -> Self {
+    /// The metrics of node `node` (every series carries `node="<name>"`).
+    pub fn new(node: &str, cfg: &MetricsConfig) -> Self {
         let recorder = PrometheusBuilder::new()
+            .add_global_label("node", node)
             .set_buckets(&[
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ])
             .expect("bucket list is not empty")
             .build_recorder();
+        let recorder = Arc::new(recorder);
         let handle = recorder.handle();
         let counter = |name: &'static str, help: &'static str| {
             recorder.describe_counter(
@@ -74,11 +83,39 @@ impl ApiMetrics {
                 &META,
             )
         };
+        recorder.describe_counter(
+            KeyName::from_const_str("synctv_events_published_total"),
+            None,
+            SharedString::const_str("Room events this node published, by type."),
+        );
+        let by_type = EVENT_TYPES
+            .iter()
+            .map(|&t| {
+                let key =
+                    Key::from_parts("synctv_events_published_total", vec![Label::new("type", t)]);
+                (t, recorder.register_counter(&key, &META))
+            })
+            .collect();
+        let per_room: Option<PerRoomCounter> = cfg.per_room_events.then(|| {
+            let rec = recorder.clone();
+            let make: PerRoomCounter = Arc::new(move |room: &RoomId, kind: &'static str| {
+                let labels = vec![
+                    Label::new("room", room.to_string()),
+                    Label::new("type", kind),
+                ];
+                rec.register_counter(
+                    &Key::from_parts("synctv_events_published_total", labels),
+                    &META,
+                )
+            });
+            make
+        });
         let cluster = ClusterMetrics {
-            events_published: counter(
-                "synctv_events_published_total",
-                "Room events this node published.",
+            connections_limit: gauge(
+                "synctv_connections_limit",
+                "The WebSocket connection limit in force on this node (limits.max_connections, after the file limit).",
             ),
+            events_published: EventsPublished::new(by_type, per_room),
             events_received: counter(
                 "synctv_events_received_total",
                 "Room events of other nodes received through the broker.",
@@ -234,9 +271,33 @@ impl ApiMetrics {
         g.set(1.0);
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        self.handle.render()
+    /// The Prometheus text exposition, with the per-room and per-user connection gauges
+    /// of the busiest rooms and users computed now (bounded: see `MetricsConfig`).
+    pub fn render(&self, conns: &ConnectionManager, node: &str, cfg: &MetricsConfig) -> String {
+        let mut out = self.handle.render();
+        top_gauge(
+            &mut out,
+            "synctv_connections_per_room",
+            "WebSocket connections per room on this node, for the metrics.per_room_top rooms with the most.",
+            "room",
+            conns
+                .top_rooms(cfg.per_room_top)
+                .iter()
+                .map(|(r, n)| (r.as_str(), *n)),
+            node,
+        );
+        top_gauge(
+            &mut out,
+            "synctv_connections_per_user",
+            "WebSocket connections per user on this node, for the metrics.per_user_top users with the most.",
+            "user",
+            conns
+                .top_users(cfg.per_user_top)
+                .iter()
+                .map(|(u, n)| (u.as_str(), *n)),
+            node,
+        );
+        out
     }
 
     pub fn ws_error(&self, code: &'static str) {
@@ -278,10 +339,35 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-impl Default for ApiMetrics {
-    fn default() -> Self {
-        Self::new()
+/// Append one gauge family of `(label value, count)` samples (nothing when empty).
+fn top_gauge<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    samples: impl Iterator<Item = (&'a str, usize)>,
+    node: &str,
+) {
+    let mut samples = samples.peekable();
+    if samples.peek().is_none() {
+        return;
     }
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (value, n) in samples {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{}\",node=\"{}\"}} {n}",
+            escape(value),
+            escape(node)
+        );
+    }
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

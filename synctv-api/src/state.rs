@@ -54,13 +54,13 @@ impl AppState {
         let secret = resolve_jwt_secret(&config)?;
         let tokens = TokenKeys::new(&secret, config.auth.token_ttl_secs);
         let hasher = PasswordHasher::new(config.auth.password_hash_memory_kib)?;
-        let metrics = ApiMetrics::new();
         let address = if config.server.public_address.is_empty() {
             local_addr.to_string()
         } else {
             config.server.public_address.clone()
         };
         let node = NodeInfo::new(config.node_name(), address);
+        let metrics = ApiMetrics::new(&node.name, &config.metrics);
         metrics.set_node(node.node_id.as_str(), &node.name);
         let opts = ClusterOptions::from_config(&config, node, metrics.cluster.clone());
         let cluster = ClusterManager::from_config(&config, store.clone(), opts).await?;

@@ -2,12 +2,64 @@
 //! recorder and passes them in; handles are atomics, so updating one on the hot path is a
 //! single atomic add. `ClusterMetrics::default()` is a no-op set (unit tests).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use metrics::{Counter, Gauge, Histogram};
+use synctv_core::event::RoomEvent;
+use synctv_core::ids::RoomId;
+
+/// The event types, as `synctv_events_published_total{type}` labels them.
+pub const EVENT_TYPES: [&str; 9] = [
+    "member_joined",
+    "member_left",
+    "chat",
+    "playback",
+    "movie_added",
+    "movie_removed",
+    "room_updated",
+    "room_deleted",
+    "member_updated",
+];
+
+/// A per-room counter maker (`metrics.per_room_events`: one series per room and type,
+/// unbounded with the number of rooms, so off by default).
+pub type PerRoomCounter = Arc<dyn Fn(&RoomId, &'static str) -> Counter + Send + Sync>;
+
+/// `synctv_events_published_total`: one counter per event type, or per room and type.
+#[derive(Clone, Default)]
+pub struct EventsPublished {
+    by_type: Arc<HashMap<&'static str, Counter>>,
+    per_room: Option<PerRoomCounter>,
+}
+
+impl EventsPublished {
+    pub fn new(by_type: HashMap<&'static str, Counter>, per_room: Option<PerRoomCounter>) -> Self {
+        Self {
+            by_type: Arc::new(by_type),
+            per_room,
+        }
+    }
+
+    pub fn record(&self, room: &RoomId, event: &RoomEvent) {
+        let kind = event.kind();
+        match &self.per_room {
+            Some(make) => make(room, kind).increment(1),
+            None => {
+                if let Some(c) = self.by_type.get(kind) {
+                    c.increment(1);
+                }
+            }
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct ClusterMetrics {
-    /// Room events this node published.
-    pub events_published: Counter,
+    /// The WebSocket connection limit in force on this node.
+    pub connections_limit: Gauge,
+    /// Room events this node published, by type (and room, if opted in).
+    pub events_published: EventsPublished,
     /// Room events of other nodes received through the broker.
     pub events_received: Counter,
     /// Events dropped as duplicates (own echoes, and anything at or below a room's seq).
@@ -46,7 +98,8 @@ pub struct ClusterMetrics {
 impl Default for ClusterMetrics {
     fn default() -> Self {
         Self {
-            events_published: Counter::noop(),
+            events_published: EventsPublished::default(),
+            connections_limit: Gauge::noop(),
             events_received: Counter::noop(),
             events_deduplicated: Counter::noop(),
             publish_seconds: Histogram::noop(),

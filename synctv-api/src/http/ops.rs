@@ -64,7 +64,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render(
+            state.cluster.connections(),
+            &state.cluster.node().name,
+            &state.config.metrics,
+        ),
     )
         .into_response()
 }

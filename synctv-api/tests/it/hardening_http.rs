@@ -80,11 +80,27 @@ async fn closed_by_server(mut s: TcpStream) {
 }
 
 /// The value of `name` (with its labels, e.g. `x{a="b"}`) in the exposition, 0 if absent.
+/// A sample by name and, optionally, some of its labels (`name{a="b"}`): every series also
+/// carries `node`, so labels are matched as a subset.
 async fn metric(app: &TestApp, name: &str) -> f64 {
+    let (base, want) = match name.split_once('{') {
+        Some((b, l)) => (b, l.trim_end_matches('}').split(',').collect::<Vec<_>>()),
+        None => (name, Vec::new()),
+    };
     app.metrics()
         .await
         .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .find_map(|l| {
+            let rest = l.strip_prefix(base)?;
+            let (labels, value) = match rest.strip_prefix('{') {
+                Some(r) => r.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            let have: Vec<&str> = labels.split(',').collect();
+            want.iter()
+                .all(|w| have.contains(w))
+                .then(|| value.trim().parse().ok())?
+        })
         .unwrap_or(0.0)
 }
 
@@ -276,8 +292,11 @@ async fn running_out_of_file_descriptors_does_not_stop_the_listener() {
     let metrics = get(addr, "/metrics").await.body;
     let errors: f64 = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("synctv_http_accept_errors_total "))
-        .and_then(|v| v.trim().parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("synctv_http_accept_errors_total{")?
+                .split_once("} ")
+        })
+        .and_then(|(_, v)| v.trim().parse().ok())
         .expect("accept errors are counted");
     assert!(errors >= 1.0);
 }

@@ -97,10 +97,30 @@ async fn metrics_follow_prometheus_conventions_and_count() {
     c.chat("counted").await;
     assert_eq!(app.metric("synctv_connections_total").await, 1.0);
     assert_eq!(app.metric("synctv_connections_active").await, 1.0);
+    for t in ["member_joined", "chat"] {
+        let label = format!(r#"type="{t}""#);
+        let n = app
+            .metric_where("synctv_events_published_total", &[&label])
+            .await;
+        assert_eq!(n, Some(1.0), "{t}");
+    }
     assert_eq!(
-        app.metric("synctv_events_published_total").await,
-        2.0,
-        "member_joined + chat"
+        app.metric_where("synctv_events_published_total", &[]).await,
+        Some(2.0),
+        "member_joined + chat, and nothing else"
+    );
+    // The busiest rooms and users, bounded.
+    let room_label = format!(r#"room="{}""#, room["room_id"].as_str().unwrap());
+    let user_label = format!(r#"user="{}""#, u.user_id);
+    assert_eq!(
+        app.metric_where("synctv_connections_per_room", &[&room_label])
+            .await,
+        Some(1.0)
+    );
+    assert_eq!(
+        app.metric_where("synctv_connections_per_user", &[&user_label])
+            .await,
+        Some(1.0)
     );
     c.close().await;
     eventually("the gauge drops", || async {
@@ -112,13 +132,17 @@ async fn metrics_follow_prometheus_conventions_and_count() {
         1.0,
         "a counter never goes down"
     );
-    let text = app.metrics().await;
-    assert!(
-        text.contains(
-            r#"synctv_http_requests_total{method="POST",route="/api/rooms",status="201"} 1"#
-        ),
-        "{text}"
-    );
+    let created = app
+        .metric_where(
+            "synctv_http_requests_total",
+            &[
+                r#"method="POST""#,
+                r#"route="/api/rooms""#,
+                r#"status="201""#,
+            ],
+        )
+        .await;
+    assert_eq!(created, Some(1.0));
     app.stop().await;
 }
 
@@ -190,4 +214,60 @@ async fn shutdown_ends_early_when_clients_leave() {
     app.join()
         .await
         .expect("run returns Ok long before the 600 s drain");
+}
+
+/// Per-room and per-user series are bounded: the busiest `metrics.per_room_top` rooms and
+/// `per_user_top` users; per-room event counts only when opted in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_room_and_per_user_series_are_bounded() {
+    for opt_in in [false, true] {
+        let app = TestApp::spawn_with(DbKind::Sqlite, |c| {
+            c.metrics.per_room_top = 2;
+            c.metrics.per_user_top = 1;
+            c.metrics.per_room_events = opt_in;
+        })
+        .await;
+        let mut sockets = Vec::new();
+        let mut rooms = Vec::new();
+        for i in 0..3 {
+            let u = app.register(&format!("u{i}")).await;
+            let room = app.create_room(&u, json!({"name": format!("r{i}")})).await;
+            let id = room["room_id"].as_str().unwrap().to_string();
+            // Room i gets i + 1 sockets.
+            for _ in 0..=i {
+                let mut ws = app.ws(&id, &u, "").await;
+                ws.welcome().await;
+                sockets.push(ws);
+            }
+            rooms.push(id);
+        }
+        let text = app.metrics().await;
+        let series = |name: &str| {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{name}{{")))
+                .count()
+        };
+        assert_eq!(series("synctv_connections_per_room"), 2, "{text}");
+        assert_eq!(series("synctv_connections_per_user"), 1, "{text}");
+        let busiest = format!(r#"room="{}""#, rooms[2]);
+        assert_eq!(
+            app.metric_where("synctv_connections_per_room", &[&busiest])
+                .await,
+            Some(3.0)
+        );
+        let quiet = format!(r#"room="{}""#, rooms[0]);
+        assert_eq!(
+            app.metric_where("synctv_connections_per_room", &[&quiet])
+                .await,
+            None
+        );
+        let per_room = app
+            .metric_where(
+                "synctv_events_published_total",
+                &[&busiest, r#"type="member_joined""#],
+            )
+            .await;
+        assert_eq!(per_room, opt_in.then_some(1.0), "opted in: {opt_in}");
+        app.stop().await;
+    }
 }

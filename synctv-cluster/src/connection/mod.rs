@@ -74,6 +74,7 @@ pub struct Heartbeat {
 
 impl ConnectionManager {
     pub fn new(limits: ConnLimits, metrics: ClusterMetrics) -> Self {
+        metrics.connections_limit.set(limits.global as f64);
         Self {
             inner: Arc::new(Inner {
                 conns: DashMap::new(),

@@ -112,10 +112,9 @@ impl RoomGuard {
             .metrics
             .publish_seconds
             .record(started.elapsed().as_secs_f64());
-        inner
-            .metrics
-            .events_published
-            .increment(published.len() as u64);
+        for p in &published {
+            inner.metrics.events_published.record(&self.id, &p.event);
+        }
         match failure {
             None => {
                 if let Err(e) = commit(tx).await {
@@ -177,7 +176,7 @@ impl RoomGuard {
         for d in drafts {
             if let Some(p) = local.publish_local(d, m) {
                 seq = p.seq;
-                m.events_published.increment(1);
+                m.events_published.record(&self.id, &d.event);
             }
         }
         seq

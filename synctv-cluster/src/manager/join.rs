@@ -119,7 +119,7 @@ impl ClusterManager {
             match self.inner.broker.join(&g.id, &member, &draft).await {
                 Ok(pj) => {
                     if let Some(p) = pj.event {
-                        self.inner.metrics.events_published.increment(1);
+                        self.inner.metrics.events_published.record(&g.id, &p.event);
                         g.offer_own(p);
                     }
                     pj.counts
@@ -234,7 +234,7 @@ impl ClusterManager {
             self.note_sent(&meta.event_id);
             match self.inner.broker.leave(room, &user.user_id, &meta).await {
                 Ok(Some(p)) => {
-                    self.inner.metrics.events_published.increment(1);
+                    self.inner.metrics.events_published.record(room, &p.event);
                     g.offer_own(p);
                 }
                 Ok(None) => {}

@@ -149,7 +149,7 @@ impl ClusterManager {
             }
             let g = self.lock_room(&room).await;
             for p in events {
-                self.inner.metrics.events_published.increment(1);
+                self.inner.metrics.events_published.record(&room, &p.event);
                 g.offer_own(p);
             }
         }

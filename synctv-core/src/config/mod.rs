@@ -25,6 +25,7 @@ pub struct Config {
     pub ws: WsConfig,
     pub rooms: RoomsConfig,
     pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
 
@@ -386,6 +387,31 @@ impl Default for LimitsConfig {
             room_password_attempts_per_room_per_min: 100,
             guests_per_min: 30,
             rooms_per_min: 10,
+        }
+    }
+}
+
+/// Per-room and per-user series are bounded: with 100k rooms and users, one series each
+/// would make every scrape megabytes and the server's metric memory grow with its users.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `synctv_connections_per_room{room,node}` for this many rooms with the most sockets
+    /// on the node, computed at each scrape (0: none).
+    pub per_room_top: usize,
+    /// `synctv_connections_per_user{user,node}` likewise (0: none).
+    pub per_user_top: usize,
+    /// Label `synctv_events_published_total` by room as well as by type: one series per
+    /// room ever active on the node, so only for small deployments.
+    pub per_room_events: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            per_room_top: 20,
+            per_user_top: 20,
+            per_room_events: false,
         }
     }
 }

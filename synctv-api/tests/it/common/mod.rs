@@ -362,11 +362,38 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The value of an unlabelled metric in the exposition.
+    /// The sum of every series of `name` whose labels include all of `labels` (each
+    /// `key="value"`), or `None` when there is none.
+    pub async fn metric_where(&self, name: &str, labels: &[&str]) -> Option<f64> {
+        let text = self.metrics().await;
+        let mut sum = None;
+        for l in text.lines() {
+            let Some(rest) = l.strip_prefix(name).and_then(|r| r.strip_prefix('{')) else {
+                continue;
+            };
+            let Some((have, v)) = rest.split_once("} ") else {
+                continue;
+            };
+            let have: Vec<&str> = have.split(',').collect();
+            if labels.iter().all(|w| have.contains(w)) {
+                *sum.get_or_insert(0.0) += v.trim().parse::<f64>().unwrap_or(0.0);
+            }
+        }
+        sum
+    }
+
+    /// The value of a metric without labels of its own in the exposition.
     pub async fn metric(&self, name: &str) -> f64 {
         let text = self.metrics().await;
+        // `name value` or `name{node="..",...} value` (every series carries `node`).
         text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .find_map(|l| {
+                let rest = l.strip_prefix(name)?;
+                match rest.strip_prefix(' ') {
+                    Some(v) => Some(v),
+                    None => rest.strip_prefix('{')?.split_once("} ").map(|(_, v)| v),
+                }
+            })
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("metric {name} not found in:\n{text}"))
     }

@@ -168,12 +168,28 @@ async fn a_live_nodes_metrics_pass_promtool_and_carry_what_the_rules_read() {
                 "node {i}: the rules read {m}, which the node does not export:\n{body}"
             );
         }
-        for series in [
-            r#"synctv_http_requests_total{method="GET",route="/ready",status="200"}"#,
-            r#"synctv_redis_pubsub_messages_total{channel="canary"}"#,
-            "synctv_event_delivery_duration_seconds_bucket{le=",
+        for (name, labels) in [
+            (
+                "synctv_http_requests_total",
+                &[r#"method="GET""#, r#"route="/ready""#, r#"status="200""#][..],
+            ),
+            (
+                "synctv_redis_pubsub_messages_total",
+                &[r#"channel="canary""#][..],
+            ),
+            (
+                "synctv_event_delivery_duration_seconds_bucket",
+                &["le="][..],
+            ),
         ] {
-            assert!(body.contains(series), "node {i}: {series} in:\n{body}");
+            let found = body.lines().any(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix('{'))
+                    .is_some_and(|r| {
+                        r.contains(r#"node=""#) && labels.iter().all(|x| r.contains(x))
+                    })
+            });
+            assert!(found, "node {i}: {name}{{{labels:?}, node}} in:\n{body}");
         }
     }
     drop((on_a, on_b));
