@@ -123,11 +123,21 @@ async fn migrate(state: &AppState) -> Result<()> {
 async fn drain(state: &AppState) {
     let conns = state.cluster.connections();
     conns.start_draining();
-    let notice = ServerFrame::Shutdown {
-        reconnect_after_ms: state.config.server.shutdown_reconnect_after_ms,
-    }
-    .encode();
-    conns.broadcast(notice);
+    // Each client its own delay in [base, base + jitter): the other nodes then see the
+    // reconnects spread out instead of all at once.
+    let (base, jitter) = (
+        state.config.server.shutdown_reconnect_after_ms,
+        state.config.server.shutdown_reconnect_jitter_ms,
+    );
+    let spread = std::hash::RandomState::new();
+    conns.send_each(|id| {
+        use std::hash::BuildHasher;
+        let delay = base + spread.hash_one(id.0) % jitter.max(1);
+        ServerFrame::Shutdown {
+            reconnect_after_ms: delay,
+        }
+        .encode()
+    });
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(state.config.server.shutdown_drain_secs);
     let mut poll = tokio::time::interval(Duration::from_millis(50));

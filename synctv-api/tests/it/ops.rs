@@ -151,6 +151,7 @@ async fn shutdown_notifies_drains_and_closes_with_1001() {
     let mut app = TestApp::spawn_with(DbKind::Sqlite, |c| {
         c.server.shutdown_drain_secs = 2;
         c.server.shutdown_reconnect_after_ms = 750;
+        c.server.shutdown_reconnect_jitter_ms = 1000;
     })
     .await;
     let a_user = app.register("a").await;
@@ -164,12 +165,28 @@ async fn shutdown_notifies_drains_and_closes_with_1001() {
     b.welcome().await;
     b.event("member_joined").await;
     a.event("member_joined").await;
+    let mut more = Vec::new();
+    for _ in 0..6 {
+        let mut ws = app.ws(&room_id, &a_user, "").await;
+        ws.welcome().await;
+        more.push(ws);
+    }
 
     app.trigger_shutdown();
-    assert_eq!(
-        a.recv().await,
-        json!({"type": "shutdown", "reconnect_after_ms": 750})
-    );
+    // Each client its own delay in [750, 1750): no reconnect stampede on the other nodes.
+    let notice = a.recv_type("shutdown").await;
+    let mut delays = vec![notice["reconnect_after_ms"].as_u64().unwrap()];
+    for ws in &mut more {
+        delays.push(
+            ws.recv_type("shutdown").await["reconnect_after_ms"]
+                .as_u64()
+                .unwrap(),
+        );
+    }
+    assert!(delays.iter().all(|d| (750..1750).contains(d)), "{delays:?}");
+    delays.sort_unstable();
+    delays.dedup();
+    assert!(delays.len() > 1, "the delays are spread: {delays:?}");
     // During the drain: not ready, no new sockets, existing ones still served.
     let (s, ready) = app.get("/ready", None).await;
     assert_eq!(

@@ -213,6 +213,14 @@ impl ConnectionManager {
         }
     }
 
+    /// Queue a frame of its own on every socket (e.g. the shutdown notice with a delay per
+    /// client).
+    pub fn send_each(&self, frame: impl Fn(ConnId) -> Bytes) {
+        for c in self.inner.conns.iter() {
+            c.sender.send_frame(frame(*c.key()));
+        }
+    }
+
     /// Ask every socket to close.
     pub fn close_all(&self, reason: CloseReason) {
         for c in self.inner.conns.iter() {

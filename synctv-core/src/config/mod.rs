@@ -42,8 +42,11 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Seconds to keep serving connected clients after SIGTERM before closing them with 1001.
     pub shutdown_drain_secs: u64,
-    /// `reconnect_after_ms` sent in the `shutdown` frame.
+    /// `reconnect_after_ms` sent in the `shutdown` frame: at least this...
     pub shutdown_reconnect_after_ms: u64,
+    /// ...plus a per-client share of this, so clients of a stopping node do not all
+    /// reconnect to the others at the same moment.
+    pub shutdown_reconnect_jitter_ms: u64,
     /// Largest accepted HTTP request body.
     pub max_body_bytes: usize,
     /// Load balancers and proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For`
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("data"),
             shutdown_drain_secs: 10,
             shutdown_reconnect_after_ms: 1000,
+            shutdown_reconnect_jitter_ms: 4000,
             max_body_bytes: 64 * 1024,
             trusted_proxies: Vec::new(),
             header_read_timeout_secs: 10,
