@@ -14,6 +14,7 @@ pub mod model;
 pub mod protocol;
 pub mod room_state;
 pub mod store;
+pub mod text;
 pub mod time;
 
 pub use error::{Error, Result};
