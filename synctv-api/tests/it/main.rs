@@ -5,9 +5,11 @@ mod common;
 
 mod binary;
 mod cluster;
+mod content;
 mod http_auth;
 mod http_playlist;
 mod http_rooms;
+mod identity;
 mod ops;
 mod persistence;
 mod retention;

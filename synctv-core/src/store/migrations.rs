@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "versions",
         include_str!("../../../migrations/0007_versions.sql"),
     ),
+    (
+        8,
+        "username keys",
+        include_str!("../../../migrations/0008_username_keys.sql"),
+    ),
 ];
 
 pub(super) fn migrator() -> Migrator {

@@ -93,10 +93,15 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
-    /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary).
+    /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary),
+    /// then fill what SQL cannot compute (the comparison keys of older usernames).
     /// Concurrent starts against one PostgreSQL are serialized by sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<()> {
         migrations::migrator().run(&self.pool).await?;
+        let filled = self.fill_username_keys().await?;
+        if filled > 0 {
+            tracing::info!(filled, "filled the comparison keys of existing usernames");
+        }
         Ok(())
     }
 

@@ -6,7 +6,15 @@ fn refused(s: &str, kind: Kind) -> Option<u32> {
 
 #[test]
 fn ordinary_text_passes_everywhere() {
-    for s in ["alice", "Zoë", "山田太郎", "Ольга", "محمد", "नमस्ते", "a b-c_d.e"] {
+    for s in [
+        "alice",
+        "Zoë",
+        "山田太郎",
+        "Ольга",
+        "محمد",
+        "नमस्ते",
+        "a b-c_d.e",
+    ] {
         for kind in [Kind::Name, Kind::Label, Kind::Chat] {
             assert_eq!(refused(s, kind), None, "{s:?} {kind:?}");
         }
@@ -69,7 +77,12 @@ fn joiners_only_where_they_join() {
         assert!(refused(s, Kind::Name).is_some(), "{s:?}");
     }
     // Between Latin letters, at an end, or after a space: hiding, not joining.
-    for s in ["ali\u{200D}ce", "alice\u{200D}", "\u{200C}alice", "hi \u{200D}👍"] {
+    for s in [
+        "ali\u{200D}ce",
+        "alice\u{200D}",
+        "\u{200C}alice",
+        "hi \u{200D}👍",
+    ] {
         assert!(refused(s, Kind::Chat).is_some(), "{s:?}");
     }
     // ZWNJ does not glue emoji.
@@ -114,11 +127,11 @@ fn keys_fold_case_compatibility_forms_and_confusables() {
     for s in [
         "Alice",
         "ALICE",
-        "ａｌｉｃｅ",             // fullwidth
-        "𝐚𝐥𝐢𝐜𝐞",                 // mathematical bold
-        "\u{0430}lice",          // Cyrillic a
-        "a\u{04CF}ice",          // Cyrillic palochka for l
-        "a1ice",                 // digit one for l
+        "ａｌｉｃｅ",   // fullwidth
+        "𝐚𝐥𝐢𝐜𝐞",        // mathematical bold
+        "\u{0430}lice", // Cyrillic a
+        "a\u{04CF}ice", // Cyrillic palochka for l
+        "a1ice",        // digit one for l
     ] {
         assert_eq!(name_key(s), alice, "{s:?}");
     }

@@ -19,7 +19,10 @@ pub fn movie_url(s: &str, max: usize) -> Result<String> {
         return Err(Error::invalid("url", "must not be empty"));
     }
     if s.len() > max {
-        return Err(Error::invalid("url", format!("must be at most {max} bytes")));
+        return Err(Error::invalid(
+            "url",
+            format!("must be at most {max} bytes"),
+        ));
     }
     // The URL parser silently drops tabs and newlines anywhere (`java\tscript:`); refuse
     // them instead, like every other control.
@@ -59,10 +62,7 @@ mod tests {
 
     #[test]
     fn http_and_https_are_normalized() {
-        assert_eq!(
-            ok("https://example.com/a.mp4"),
-            "https://example.com/a.mp4"
-        );
+        assert_eq!(ok("https://example.com/a.mp4"), "https://example.com/a.mp4");
         assert_eq!(
             ok("  HTTPS://Example.COM:443/a/../b c.mp4 "),
             "https://example.com/b%20c.mp4"
