@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
+pub mod private_files;
 pub mod protocol;
 pub mod room_state;
 pub mod store;

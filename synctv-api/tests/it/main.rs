@@ -6,6 +6,7 @@ mod common;
 mod binary;
 mod cluster;
 mod content;
+mod files;
 mod http_auth;
 mod http_playlist;
 mod http_rooms;

@@ -12,6 +12,7 @@ mod migrations;
 mod movies;
 mod playback;
 mod rooms;
+mod sqlite;
 mod state;
 mod tx;
 mod users;
@@ -67,12 +68,13 @@ pub struct Page<T> {
 }
 
 impl Store {
-    /// Open the pool. For SQLite the file (and its directory) is created if missing, and
-    /// every connection uses WAL with `synchronous=NORMAL`: a commit survives a process exit.
+    /// Open the pool. For SQLite the file (and its directory) is created, private, if
+    /// missing, and every connection uses WAL with `synchronous=NORMAL` (see [`sqlite`]).
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (url, backend) = prepare_url(&cfg.url)?;
+        let (url, backend) = sqlite::prepare_url(&cfg.url)?;
         let sqlite = backend == Backend::Sqlite;
+        let pragmas = sqlite::pragmas();
         let pool = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(cfg.acquire_timeout_secs))
@@ -80,16 +82,18 @@ impl Store {
                 Box::pin(async move {
                     if sqlite {
                         use sqlx::Executor;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        for pragma in pragmas {
+                            conn.execute(pragma).await?;
+                        }
                     }
                     Ok(())
                 })
             })
             .connect(&url)
             .await?;
+        if sqlite {
+            sqlite::restrict_files(&cfg.url)?;
+        }
         Ok(Store { pool, backend })
     }
 
@@ -124,35 +128,6 @@ impl Store {
     }
 }
 
-/// Normalize a database URL: SQLite files get their directory created and `mode=rwc`.
-fn prepare_url(url: &str) -> Result<(String, Backend)> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok((url.to_string(), Backend::Postgres));
-    }
-    let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(Error::Config(format!(
-            "database.url: unsupported scheme in {url:?}"
-        )));
-    };
-    let path = rest.strip_prefix("//").unwrap_or(rest);
-    let file = path.split('?').next().unwrap_or("");
-    if !file.is_empty()
-        && !file.starts_with(":memory:")
-        && let Some(dir) = std::path::Path::new(file).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let url = if url.contains("mode=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
-    };
-    Ok((url, Backend::Sqlite))
-}
-
 /// Map a unique-constraint violation to `Conflict`, everything else to `Database`.
 pub(crate) fn conflict_on_unique(e: sqlx::Error, code: &'static str, message: &str) -> Error {
     match &e {
@@ -175,6 +150,7 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use super::sqlite::prepare_url;
     use super::*;
 
     #[test]
