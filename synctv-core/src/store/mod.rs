@@ -21,6 +21,7 @@ pub use rooms::{NewRoom, RoomUpdate};
 pub use tx::{RoomLock, RoomTx};
 pub use users::UserRecord;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -41,6 +42,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: room transactions take turns through this gate (see [`RoomTx`]).
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// A page of a list: `page` counts from 1.
@@ -69,12 +72,13 @@ pub struct Page<T> {
 
 impl Store {
     /// Open the pool. For SQLite the file (and its directory) is created, private, if
-    /// missing, and every connection uses WAL with `synchronous=NORMAL` (see [`sqlite`]).
+    /// missing, and every connection uses WAL with `database.sqlite_synchronous` (see
+    /// [`sqlite`]). PostgreSQL's durability is the server's `synchronous_commit`.
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (url, backend) = sqlite::prepare_url(&cfg.url)?;
         let sqlite = backend == Backend::Sqlite;
-        let pragmas = sqlite::pragmas();
+        let pragmas = sqlite::pragmas(cfg.sqlite_synchronous);
         let pool = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(cfg.acquire_timeout_secs))
@@ -94,7 +98,12 @@ impl Store {
         if sqlite {
             sqlite::restrict_files(&cfg.url)?;
         }
-        Ok(Store { pool, backend })
+        let write_gate = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
     /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary),
@@ -152,6 +161,7 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 mod tests {
     use super::sqlite::prepare_url;
     use super::*;
+    use crate::config::SqliteSynchronous;
 
     #[test]
     fn sqlite_urls_get_create_mode() {
@@ -166,5 +176,29 @@ mod tests {
         let (u, b) = prepare_url("postgres://h/db").unwrap();
         assert_eq!((u.as_str(), b), ("postgres://h/db", Backend::Postgres));
         assert!(prepare_url("mysql://h/db").is_err());
+    }
+
+    #[tokio::test]
+    async fn sqlite_synchronous_is_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        for (setting, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let cfg = DatabaseConfig {
+                url: format!("sqlite://{}/{expected}.db", dir.path().display()),
+                sqlite_synchronous: setting,
+                ..DatabaseConfig::default()
+            };
+            let store = Store::connect(&cfg).await.unwrap();
+            let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(mode, expected, "{setting:?}");
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(journal, "wal");
+            store.close().await;
+        }
     }
 }

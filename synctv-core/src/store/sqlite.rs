@@ -3,17 +3,28 @@
 //! Files: the directory is created 0700 and the database file is created 0600 before
 //! SQLite opens it (SQLite then gives its `-wal` and `-shm` files the same mode); files of
 //! an older installation are tightened to 0600 after connecting. See `private_files`.
+//!
+//! Durability: every connection runs in WAL mode with `synchronous` as configured
+//! (`database.sqlite_synchronous`). With `FULL` (the default) a commit returns only after
+//! the WAL is fsynced, so what the server acknowledged survives a power loss or a kernel
+//! crash; with `NORMAL` WAL commits are not fsynced (only checkpoints are), so the last
+//! transactions before a power loss can be lost, while the database stays consistent and
+//! a mere process crash loses nothing. An `ack` promises durability, hence `FULL`.
 
 use std::path::{Path, PathBuf};
 
 use super::Backend;
+use crate::config::SqliteSynchronous;
 use crate::{Error, Result, private_files};
 
 /// The statements run on every new SQLite connection.
-pub(super) fn pragmas() -> [&'static str; 4] {
+pub(super) fn pragmas(sync: SqliteSynchronous) -> [&'static str; 4] {
     [
         "PRAGMA journal_mode = WAL",
-        "PRAGMA synchronous = NORMAL",
+        match sync {
+            SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
+            SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
+        },
         "PRAGMA foreign_keys = ON",
         "PRAGMA busy_timeout = 5000",
     ]
