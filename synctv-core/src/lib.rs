@@ -11,9 +11,11 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod model;
+pub mod private_files;
 pub mod protocol;
 pub mod room_state;
 pub mod store;
+pub mod text;
 pub mod time;
 
 pub use error::{Error, Result};

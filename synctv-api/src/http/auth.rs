@@ -1,5 +1,7 @@
 //! `/api/auth`: register, login, guest. Register and login are rate limited per client IP
-//! (argon2 makes them expensive, and login is the brute-force target).
+//! (argon2 makes them expensive, and login is the brute-force target). A username may not
+//! look like a taken one, and a guest name may not look like any registered username
+//! (see `service::identity`).
 
 use std::net::SocketAddr;
 
@@ -17,7 +19,7 @@ use synctv_core::model::validate;
 use crate::client_addr::ClientIp;
 use crate::error::{Error, Result};
 use crate::extract::JsonBody;
-use crate::service::{hash_password, verify_password};
+use crate::service::{hash_password, identity, verify_password};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -94,7 +96,10 @@ async fn guest(
     state.throttles.guest(client)?;
     let user_id = UserId::generate();
     let name = match body.name {
-        Some(n) => validate::username("name", &n)?,
+        Some(n) => {
+            identity::require_guest_name(&state, "name", &n).await?;
+            n
+        }
         None => format!("guest-{}", &user_id.as_str()[user_id.as_str().len() - 6..]),
     };
     let token = state.tokens.issue(&user_id, &name, true)?;

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod admin;
 pub mod chat;
+pub mod identity;
 pub mod playback;
 pub mod playlist;
 

@@ -1,7 +1,8 @@
 //! The WebSocket gateway: `GET /api/rooms/{room_id}/ws`.
 //!
 //! Everything that can be refused is refused before the upgrade, as a JSON error with a
-//! status (401 token, 404 room, 403 guests or password, 503 full or draining), so clients
+//! status (401 token, 404 room, 403 guests or password, 409 a guest name that now looks
+//! like a registered user's, 503 full or draining), so clients
 //! get a readable reason. After the upgrade, [`session`] runs the socket: a reader (this
 //! task) and a writer task fed by the socket's bounded queue.
 
@@ -23,7 +24,7 @@ use synctv_cluster::connection::{ConnKey, Refusal};
 
 use crate::error::{Error, Result};
 use crate::extract::{Actor, PathParams, Qs, bearer};
-use crate::service::access;
+use crate::service::{access, identity};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -58,6 +59,10 @@ pub(crate) async fn handler(
     let resume = since.zip(query.epoch.filter(|e| !e.is_empty()).map(Epoch::from));
     let room = RoomId::from(room);
     let access = access::enter(&state, &room, &actor, query.password.as_deref()).await?;
+    if actor.guest {
+        // The name others will see; an account may have taken it since the token was issued.
+        identity::require_guest_name(&state, "name", &actor.username).await?;
+    }
     let upgrade = upgrade.map_err(|r| {
         Error::new(
             StatusCode::UPGRADE_REQUIRED,

@@ -1,7 +1,8 @@
 //! Where the JWT secret comes from. A configured secret always wins. A single node (SQLite,
 //! no Redis) without one generates a random secret once and keeps it in the data directory,
 //! so tokens survive restarts; nodes sharing a database must share a configured secret
-//! (enforced by config validation).
+//! (enforced by config validation). The directory is created 0700 and the file 0600
+//! (`private_files`).
 
 use std::io::Write;
 use std::path::Path;
@@ -16,7 +17,7 @@ pub fn resolve_jwt_secret(config: &Config) -> Result<Vec<u8>> {
         return Ok(config.auth.jwt_secret.as_bytes().to_vec());
     }
     let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir)?;
+    crate::private_files::create_dir(dir)?;
     let path = dir.join(SECRET_FILE);
     match std::fs::read_to_string(&path) {
         Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),

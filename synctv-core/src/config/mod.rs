@@ -93,6 +93,11 @@ pub struct DatabaseConfig {
     /// How long a request waits for a pooled connection before failing (and /ready reports
     /// the database as down).
     pub acquire_timeout_secs: u64,
+    /// SQLite's `synchronous` setting (WAL mode). `full`: a commit is fsynced before it
+    /// returns, so an acknowledged change survives a power loss. `normal`: faster commits,
+    /// but the last ones before a power loss or kernel crash may be lost. Ignored for
+    /// PostgreSQL, whose `synchronous_commit` must stay `on` for the same promise.
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl Default for DatabaseConfig {
@@ -101,8 +106,20 @@ impl Default for DatabaseConfig {
             url: "sqlite://data/synctv.db".into(),
             max_connections: 10,
             acquire_timeout_secs: 5,
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
+}
+
+/// `database.sqlite_synchronous`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// fsync every commit: acknowledged means durable.
+    #[default]
+    Full,
+    /// fsync only at checkpoints: the newest commits may be lost on power loss.
+    Normal,
 }
 
 impl DatabaseConfig {

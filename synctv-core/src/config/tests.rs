@@ -274,3 +274,20 @@ fn http_connection_settings_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+fn sqlite_synchronous_defaults_to_full_and_takes_normal() {
+    Jail::expect_with(|jail| {
+        use super::SqliteSynchronous;
+        let c = load("x.yaml", false).unwrap();
+        assert_eq!(c.database.sqlite_synchronous, SqliteSynchronous::Full);
+        jail.set_env("SYNCTV__DATABASE__SQLITE_SYNCHRONOUS", "normal");
+        let c = load("x.yaml", false).unwrap();
+        assert_eq!(c.database.sqlite_synchronous, SqliteSynchronous::Normal);
+        jail.set_env("SYNCTV__DATABASE__SQLITE_SYNCHRONOUS", "off");
+        let msg = config_err(load("x.yaml", false));
+        assert!(msg.contains("database.sqlite_synchronous"), "{msg}");
+        assert!(msg.contains("full"), "{msg}");
+        Ok(())
+    });
+}

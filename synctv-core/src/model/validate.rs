@@ -1,25 +1,27 @@
-//! Validation of client-supplied text. Each function returns the cleaned value or
-//! `Error::Invalid` naming the field, which the API turns into a 422 or an `error` frame.
+//! Validation of client-supplied values, one function per kind of field. Each returns the
+//! value to store or `Error::Invalid` naming the field, which the API turns into a 422
+//! `validation_failed` or a WebSocket `error` frame with that code. Which characters text
+//! may hold is decided in one place, [`crate::text`]; this module applies it per field.
 
+mod url;
+
+pub use url::movie_url;
+
+use crate::text::{self, Kind};
 use crate::{Error, Result};
 
-fn has_control(s: &str) -> bool {
-    s.chars().any(char::is_control)
-}
-
-/// A login name or guest display name: 1 to 64 characters, no control characters, no
-/// surrounding whitespace.
+/// A login name or guest display name: 1 to 64 characters, no surrounding whitespace, and
+/// nothing [`Kind::Name`] refuses (controls, bidirectional controls and marks, invisible
+/// characters). Refused, not stripped: the client learns which character is the problem.
 pub fn username(field: &'static str, s: &str) -> Result<String> {
     let len = s.chars().count();
     if len == 0 || len > 64 {
         return Err(Error::invalid(field, "must be 1 to 64 characters"));
     }
-    if has_control(s) || s.trim() != s {
-        return Err(Error::invalid(
-            field,
-            "must not contain control characters or surrounding spaces",
-        ));
+    if s.trim() != s {
+        return Err(Error::invalid(field, "must not have surrounding spaces"));
     }
+    text::check(field, s, Kind::Name)?;
     Ok(s.to_string())
 }
 
@@ -38,7 +40,7 @@ pub fn password(s: &str, min_len: usize) -> Result<()> {
 }
 
 /// A display text such as a room name or movie title: trimmed, non-empty, at most `max`
-/// characters, no control characters.
+/// characters, nothing [`Kind::Label`] refuses.
 pub fn display_text(field: &'static str, s: &str, max: usize) -> Result<String> {
     let t = s.trim();
     if t.is_empty() {
@@ -50,14 +52,12 @@ pub fn display_text(field: &'static str, s: &str, max: usize) -> Result<String> 
             format!("must be at most {max} characters"),
         ));
     }
-    if has_control(t) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
+    text::check(field, t, Kind::Label)?;
     Ok(t.to_string())
 }
 
-/// A chat message: not blank, at most `max` characters. Newlines and tabs are allowed; other
-/// control characters are not.
+/// A chat message: not blank, at most `max` characters, nothing [`Kind::Chat`] refuses
+/// (newlines and tabs are allowed, as they always were).
 pub fn chat_text(s: &str, max: usize) -> Result<String> {
     if s.trim().is_empty() {
         return Err(Error::invalid("text", "must not be empty"));
@@ -68,28 +68,7 @@ pub fn chat_text(s: &str, max: usize) -> Result<String> {
             format!("must be at most {max} characters"),
         ));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid(
-            "text",
-            "must not contain control characters",
-        ));
-    }
-    Ok(s.to_string())
-}
-
-/// A movie URL: absolute http(s), at most `max` bytes.
-pub fn movie_url(s: &str, max: usize) -> Result<String> {
-    let s = s.trim();
-    if s.len() > max {
-        return Err(Error::invalid(
-            "url",
-            format!("must be at most {max} bytes"),
-        ));
-    }
-    let parsed = url::Url::parse(s).map_err(|e| Error::invalid("url", e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(Error::invalid("url", "must be an http or https URL"));
-    }
+    text::check("text", s, Kind::Chat)?;
     Ok(s.to_string())
 }
 
@@ -105,6 +84,9 @@ mod tests {
         assert!(username("username", " alice").is_err());
         assert!(username("username", "a\nb").is_err());
         assert!(username("username", &"x".repeat(65)).is_err());
+        assert!(username("username", "alice\u{200B}").is_err());
+        assert!(username("username", "\u{202E}ecila").is_err());
+        assert!(username("username", "\u{200F}alice").is_err());
     }
 
     #[test]
@@ -121,6 +103,9 @@ mod tests {
         );
         assert!(display_text("name", "   ", 100).is_err());
         assert!(display_text("name", &"x".repeat(101), 100).is_err());
+        assert!(display_text("name", "Movie night \u{2764}\u{FE0F}", 100).is_ok());
+        assert!(display_text("title", "film\u{202E}4pm.exe", 100).is_err());
+        assert!(display_text("title", "two\nlines", 100).is_err());
     }
 
     #[test]
@@ -129,13 +114,7 @@ mod tests {
         assert!(chat_text(" ", 10).is_err());
         assert!(chat_text("12345678901", 10).is_err());
         assert!(chat_text("bell\u{7}", 10).is_err());
-    }
-
-    #[test]
-    fn movie_urls() {
-        assert!(movie_url("https://example.com/a.mp4", 2048).is_ok());
-        assert!(movie_url("ftp://example.com/a.mp4", 2048).is_err());
-        assert!(movie_url("not a url", 2048).is_err());
-        assert!(movie_url("javascript:alert(1)", 2048).is_err());
+        assert!(chat_text("hi\u{2066}", 10).is_err());
+        assert!(chat_text("hi\u{FEFF}", 10).is_err());
     }
 }

@@ -40,8 +40,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         8,
+        "username keys",
+        include_str!("../../../migrations/0008_username_keys.sql"),
+    ),
+    (
+        9,
         "room bans",
-        include_str!("../../../migrations/0008_room_bans.sql"),
+        include_str!("../../../migrations/0009_room_bans.sql"),
     ),
 ];
 

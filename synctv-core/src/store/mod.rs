@@ -12,6 +12,7 @@ mod migrations;
 mod movies;
 mod playback;
 mod rooms;
+mod sqlite;
 mod state;
 mod tx;
 mod users;
@@ -20,6 +21,7 @@ pub use rooms::{NewRoom, RoomUpdate};
 pub use tx::{RoomLock, RoomTx};
 pub use users::UserRecord;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -40,6 +42,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: room transactions take turns through this gate (see [`RoomTx`]).
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// A page of a list: `page` counts from 1.
@@ -67,12 +71,14 @@ pub struct Page<T> {
 }
 
 impl Store {
-    /// Open the pool. For SQLite the file (and its directory) is created if missing, and
-    /// every connection uses WAL with `synchronous=NORMAL`: a commit survives a process exit.
+    /// Open the pool. For SQLite the file (and its directory) is created, private, if
+    /// missing, and every connection uses WAL with `database.sqlite_synchronous` (see
+    /// [`sqlite`]). PostgreSQL's durability is the server's `synchronous_commit`.
     pub async fn connect(cfg: &DatabaseConfig) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (url, backend) = prepare_url(&cfg.url)?;
+        let (url, backend) = sqlite::prepare_url(&cfg.url)?;
         let sqlite = backend == Backend::Sqlite;
+        let pragmas = sqlite::pragmas(cfg.sqlite_synchronous);
         let pool = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(Duration::from_secs(cfg.acquire_timeout_secs))
@@ -80,23 +86,35 @@ impl Store {
                 Box::pin(async move {
                     if sqlite {
                         use sqlx::Executor;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        for pragma in pragmas {
+                            conn.execute(pragma).await?;
+                        }
                     }
                     Ok(())
                 })
             })
             .connect(&url)
             .await?;
-        Ok(Store { pool, backend })
+        if sqlite {
+            sqlite::restrict_files(&cfg.url)?;
+        }
+        let write_gate = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store {
+            pool,
+            backend,
+            write_gate,
+        })
     }
 
-    /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary).
+    /// Apply pending migrations (numbered files in `migrations/`, embedded in the binary),
+    /// then fill what SQL cannot compute (the comparison keys of older usernames).
     /// Concurrent starts against one PostgreSQL are serialized by sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<()> {
         migrations::migrator().run(&self.pool).await?;
+        let filled = self.fill_username_keys().await?;
+        if filled > 0 {
+            tracing::info!(filled, "filled the comparison keys of existing usernames");
+        }
         Ok(())
     }
 
@@ -117,35 +135,6 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
-}
-
-/// Normalize a database URL: SQLite files get their directory created and `mode=rwc`.
-fn prepare_url(url: &str) -> Result<(String, Backend)> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok((url.to_string(), Backend::Postgres));
-    }
-    let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(Error::Config(format!(
-            "database.url: unsupported scheme in {url:?}"
-        )));
-    };
-    let path = rest.strip_prefix("//").unwrap_or(rest);
-    let file = path.split('?').next().unwrap_or("");
-    if !file.is_empty()
-        && !file.starts_with(":memory:")
-        && let Some(dir) = std::path::Path::new(file).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let url = if url.contains("mode=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
-    };
-    Ok((url, Backend::Sqlite))
 }
 
 /// Map a unique-constraint violation to `Conflict`, everything else to `Database`.
@@ -170,7 +159,9 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use super::sqlite::prepare_url;
     use super::*;
+    use crate::config::SqliteSynchronous;
 
     #[test]
     fn sqlite_urls_get_create_mode() {
@@ -185,5 +176,29 @@ mod tests {
         let (u, b) = prepare_url("postgres://h/db").unwrap();
         assert_eq!((u.as_str(), b), ("postgres://h/db", Backend::Postgres));
         assert!(prepare_url("mysql://h/db").is_err());
+    }
+
+    #[tokio::test]
+    async fn sqlite_synchronous_is_configured() {
+        let dir = tempfile::tempdir().unwrap();
+        for (setting, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let cfg = DatabaseConfig {
+                url: format!("sqlite://{}/{expected}.db", dir.path().display()),
+                sqlite_synchronous: setting,
+                ..DatabaseConfig::default()
+            };
+            let store = Store::connect(&cfg).await.unwrap();
+            let mode: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(mode, expected, "{setting:?}");
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(journal, "wal");
+            store.close().await;
+        }
     }
 }
