@@ -20,29 +20,57 @@ fn code(c: Closed) -> (u16, String) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn turning_guests_off_closes_guest_sockets_only() {
-    let app = TestApp::spawn(DbKind::Sqlite).await;
-    let owner = app.register("owner").await;
-    let member = app.register("member").await;
-    let guest = app.guest("visitor").await;
-    let room = app.create_room(&owner, json!({"name": "r"})).await;
-    let id = room["room_id"].as_str().unwrap();
-    let mut g = app.ws(id, &guest, "").await;
-    let mut m = app.ws(id, &member, "").await;
+/// An owner, a member and a guest (made on `api`), the member and the guest with a socket
+/// each in the owner's room (on `sockets`: another node, in the cluster test).
+struct Scene {
+    owner: User,
+    member: User,
+    guest: User,
+    id: String,
+    g: WsClient,
+    m: WsClient,
+}
+
+async fn scene(api: &TestApp, sockets: &TestApp) -> Scene {
+    let owner = api.register("owner").await;
+    let member = api.register("member").await;
+    let guest = api.guest("visitor").await;
+    let room = api.create_room(&owner, json!({"name": "r"})).await;
+    let id = room["room_id"].as_str().unwrap().to_string();
+    let mut g = sockets.ws(&id, &guest, "").await;
+    let mut m = sockets.ws(&id, &member, "").await;
     g.welcome().await;
     m.welcome().await;
-    let (s, _) = app
+    Scene {
+        owner,
+        member,
+        guest,
+        id,
+        g,
+        m,
+    }
+}
+
+async fn guests_off(api: &TestApp, s: &Scene) {
+    let (status, _) = api
         .patch(
-            &format!("/api/rooms/{id}"),
-            Some(&owner.token),
+            &format!("/api/rooms/{}", s.id),
+            Some(&s.owner.token),
             json!({"settings": {"guests_allowed": false}}),
         )
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_guests_off_closes_guest_sockets_only() {
+    let app = TestApp::spawn(DbKind::Sqlite).await;
+    let s = scene(&app, &app).await;
+    guests_off(&app, &s).await;
+    let (mut g, mut m) = (s.g, s.m);
     let (_, closed) = g.closed().await;
     assert_eq!(code(closed), (ACCESS_CHANGED.0, ACCESS_CHANGED.1.into()));
-    let (st, body) = app.try_ws(id, &guest.token, "").await.err().unwrap();
+    let (st, body) = app.try_ws(&s.id, &s.guest.token, "").await.err().unwrap();
     assert_eq!(
         (st, body["error"]["code"].as_str()),
         (403, Some("guests_not_allowed"))
@@ -266,23 +294,9 @@ async fn concurrent_settings_patches_do_not_undo_each_other() {
 async fn access_changes_reach_sockets_on_every_node() {
     let cluster = Cluster::start(2).await;
     let (a, b) = (cluster.node(0), cluster.node(1));
-    let owner = a.register("owner").await;
-    let member = a.register("member").await;
-    let guest = a.guest("visitor").await;
-    let room = a.create_room(&owner, json!({"name": "r"})).await;
-    let id = room["room_id"].as_str().unwrap();
-    let mut g = b.ws(id, &guest, "").await;
-    let mut m = b.ws(id, &member, "").await;
-    g.welcome().await;
-    m.welcome().await;
-    let (s, _) = a
-        .patch(
-            &format!("/api/rooms/{id}"),
-            Some(&owner.token),
-            json!({"settings": {"guests_allowed": false}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK);
+    let s = scene(a, b).await;
+    guests_off(a, &s).await;
+    let (id, owner, member, mut g, mut m) = (&s.id, s.owner, s.member, s.g, s.m);
     assert_eq!(code(g.closed().await.1).0, 4008);
     let (s, _) = a
         .delete(
