@@ -24,6 +24,9 @@ static META: Metadata<'static> =
 
 pub struct ApiMetrics {
     recorder: Arc<PrometheusRecorder>,
+    /// `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`...,
+    /// read at each scrape.
+    process: metrics_process::Collector,
     handle: PrometheusHandle,
     /// Handles updated by the cluster layer (connections, events, deliveries).
     pub cluster: ClusterMetrics,
@@ -242,7 +245,10 @@ impl ApiMetrics {
             &META,
         );
         build.set(1.0);
+        let process = metrics_process::Collector::default();
+        metrics::with_local_recorder(&*recorder, || process.describe());
         Self {
+            process,
             recorder,
             handle,
             cluster,
@@ -274,6 +280,7 @@ impl ApiMetrics {
     /// The Prometheus text exposition, with the per-room and per-user connection gauges
     /// of the busiest rooms and users computed now (bounded: see `MetricsConfig`).
     pub fn render(&self, conns: &ConnectionManager, node: &str, cfg: &MetricsConfig) -> String {
+        metrics::with_local_recorder(&*self.recorder, || self.process.collect());
         let mut out = self.handle.render();
         top_gauge(
             &mut out,

@@ -84,6 +84,9 @@ async fn metrics_follow_prometheus_conventions_and_count() {
         ("synctv_events_published_total", "counter"),
         ("synctv_deliveries_total", "counter"),
         ("synctv_slow_consumer_disconnects_total", "counter"),
+        ("process_cpu_seconds_total", "counter"),
+        ("process_resident_memory_bytes", "gauge"),
+        ("process_open_fds", "gauge"),
     ] {
         assert!(
             text.contains(&format!("# TYPE {name} {kind}")),
@@ -97,6 +100,8 @@ async fn metrics_follow_prometheus_conventions_and_count() {
     c.chat("counted").await;
     assert_eq!(app.metric("synctv_connections_total").await, 1.0);
     assert_eq!(app.metric("synctv_connections_active").await, 1.0);
+    assert!(app.metric("process_open_fds").await >= 1.0);
+    assert!(app.metric("process_resident_memory_bytes").await > 1e6);
     for t in ["member_joined", "chat"] {
         let label = format!(r#"type="{t}""#);
         let n = app
