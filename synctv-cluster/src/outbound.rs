@@ -58,6 +58,11 @@ impl CloseReason {
         reason: "removed from the room",
         drain: true,
     };
+    pub const ACCOUNT_DELETED: CloseReason = CloseReason {
+        code: close::REMOVED,
+        reason: "account deleted",
+        drain: true,
+    };
     pub const ACCESS_CHANGED: CloseReason = CloseReason {
         code: close::ACCESS_CHANGED,
         reason: "access changed",

@@ -52,6 +52,21 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// A registered user's token is only good while the account exists (tokens are not
+    /// revocable otherwise, and outlive a deleted account by up to their lifetime).
+    pub async fn ensure_account(&self, state: &AppState) -> Result<(), Error> {
+        if self.guest || state.cluster.cached_user_exists(&self.user_id).await? {
+            Ok(())
+        } else {
+            Err(Error::unauthorized(
+                "invalid_token",
+                "the account of this token no longer exists",
+            ))
+        }
+    }
+}
+
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts
@@ -69,6 +84,7 @@ impl FromRequestParts<AppState> for Actor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let mut actor = Actor::from_token(state, bearer(parts))?;
         actor.client = state.proxies.of(parts);
+        actor.ensure_account(state).await?;
         Ok(actor)
     }
 }

@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let limited = Router::new()
         .route("/api/auth/register", post(register))
         .route("/api/auth/login", post(login))
+        .route("/api/auth/me", axum::routing::delete(delete_account))
         .route_layer(middleware::from_fn_with_state(state, rate_limit));
     Router::new()
         .merge(limited)
@@ -72,6 +73,39 @@ async fn login(
         }
         _ => Err(synctv_core::Error::BadCredentials.into()),
     }
+}
+
+#[derive(Deserialize)]
+struct Confirm {
+    password: String,
+}
+
+/// `DELETE /api/auth/me` `{password}`: delete the caller's account. Its memberships go, its
+/// open sockets close with 4007 on every node, and its tokens stop working at once.
+async fn delete_account(
+    State(state): State<AppState>,
+    actor: crate::extract::Actor,
+    JsonBody(body): JsonBody<Confirm>,
+) -> Result<StatusCode> {
+    if actor.guest {
+        return Err(Error::forbidden(
+            "guest identities have no account to delete",
+        ));
+    }
+    let user = state
+        .store
+        .find_user_by_name(&actor.username)
+        .await?
+        .filter(|u| u.user_id == actor.user_id);
+    let Some(user) = user else {
+        return Err(synctv_core::Error::BadCredentials.into());
+    };
+    if !verify_password(&state, body.password, user.password_hash).await? {
+        return Err(synctv_core::Error::BadCredentials.into());
+    }
+    state.store.delete_user(&actor.user_id).await?;
+    state.cluster.user_deleted(&actor.user_id).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn dummy_hash(state: &AppState) -> Result<String> {

@@ -44,6 +44,7 @@ pub(crate) async fn handler(
 ) -> Result<Response> {
     let mut actor = Actor::from_token(&state, query.token.as_deref().or_else(|| bearer(&parts)))?;
     actor.client = state.proxies.of(&parts);
+    actor.ensure_account(&state).await?;
     let since = match query
         .since
         .as_deref()

@@ -308,3 +308,60 @@ async fn access_changes_reach_sockets_on_every_node() {
     assert_eq!(code(m.closed().await.1).0, 4007);
     cluster.stop().await;
 }
+
+/// Deleting an account closes its sockets (4007) and its tokens stop working at once, on
+/// every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_account_closes_its_sockets_and_voids_its_tokens() {
+    let cluster = Cluster::start(2).await;
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let owner = a.register("owner").await;
+    let leaving = a.register("leaving").await;
+    let room = a.create_room(&owner, json!({"name": "r"})).await;
+    let id = room["room_id"].as_str().unwrap();
+    let mut ws = b.ws(id, &leaving, "").await;
+    ws.welcome().await;
+    // Node b has seen the account exist (and cached it).
+    let (s, _) = b
+        .get(&format!("/api/rooms/{id}"), Some(&leaving.token))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = a
+        .delete_with(
+            "/api/auth/me",
+            Some(&leaving.token),
+            json!({"password": "wrong"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the password confirms it");
+    let (s, _) = a
+        .delete_with(
+            "/api/auth/me",
+            Some(&leaving.token),
+            json!({"password": "secret-pw"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, closed) = ws.closed().await;
+    assert_eq!(code(closed), (4007, "account deleted".into()));
+    for node in [a, b] {
+        let (s, body) = node
+            .get(&format!("/api/rooms/{id}"), Some(&leaving.token))
+            .await;
+        assert_eq!(
+            (s, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
+        let (st, _) = node.try_ws(id, &leaving.token, "").await.err().unwrap();
+        assert_eq!(st, 401);
+    }
+    let (s, _) = a
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"username": "leaving", "password": "secret-pw"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    cluster.stop().await;
+}

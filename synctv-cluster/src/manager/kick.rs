@@ -40,6 +40,26 @@ impl ClusterManager {
         }
     }
 
+    /// Close every socket of `user`, in every room, on every node (account deleted).
+    pub async fn kick_everywhere(&self, user: &UserId) {
+        self.kick_user_local(user);
+        let msg = serde_json::json!({"type": "kick_user", "user": user});
+        if let Err(e) = self
+            .inner
+            .broker
+            .broadcast(msg.to_string().as_bytes())
+            .await
+        {
+            tracing::warn!(error = %e, %user, "kick not broadcast");
+        }
+    }
+
+    pub(super) fn kick_user_local(&self, user: &UserId) -> usize {
+        self.inner
+            .conns
+            .close_user(user, CloseReason::ACCOUNT_DELETED)
+    }
+
     /// Close the matching sockets in `room` on this node; how many.
     pub(super) fn kick_local(&self, room: &RoomId, kick: &Kick) -> usize {
         let conns = &self.inner.conns;

@@ -154,6 +154,8 @@ struct Inner {
     dirty: Mutex<HashSet<RoomId>>,
     rooms_cache: MetaCache<Option<RoomRecord>>,
     members_cache: MetaCache<Option<Member>>,
+    /// Whether a registered account still exists (tokens outlive deleted accounts).
+    users_cache: MetaCache<bool>,
     stop: CancellationToken,
     /// `node{node_id, node}`: the parent of every log line of this node's background work.
     span: tracing::Span,
@@ -230,6 +232,7 @@ impl ClusterManager {
                 conns: ConnectionManager::new(opts.conn_limits, opts.metrics.clone()),
                 rooms_cache: cache(&opts),
                 members_cache: cache(&opts),
+                users_cache: cache(&opts),
                 node: opts.node,
                 store,
                 broker: backend.broker,
@@ -353,6 +356,22 @@ impl ClusterManager {
             .await?)
     }
 
+    /// Whether the registered account `user` exists, from the cache when fresh.
+    pub async fn cached_user_exists(&self, user: &UserId) -> Result<bool> {
+        let store = &self.inner.store;
+        Ok(self
+            .inner
+            .users_cache
+            .get_or_load(&format!("user:{user}"), || store.user_exists(user))
+            .await?)
+    }
+
+    /// An account was deleted: every node forgets it and closes its sockets (4007).
+    pub async fn user_deleted(&self, user: &UserId) {
+        self.invalidate(format!("user:{user}")).await;
+        self.kick_everywhere(user).await;
+    }
+
     /// A room row changed: drop it from every node's cache.
     pub async fn invalidate_room(&self, id: &RoomId) {
         self.invalidate(format!("room:{id}")).await
@@ -379,6 +398,8 @@ impl ClusterManager {
     fn invalidate_local(&self, key: &str) {
         if key.starts_with("room:") {
             self.inner.rooms_cache.invalidate(key);
+        } else if key.starts_with("user:") {
+            self.inner.users_cache.invalidate(key);
         } else {
             self.inner.members_cache.invalidate(key);
         }
@@ -401,6 +422,7 @@ impl ClusterManager {
     fn clear_caches_local(&self) {
         self.inner.rooms_cache.clear();
         self.inner.members_cache.clear();
+        self.inner.users_cache.clear();
     }
 
     /// Periodic upkeep: expire history, forget idle rooms and streams.

@@ -41,6 +41,9 @@ enum Broadcast {
         room: synctv_core::ids::RoomId,
         kick: super::Kick,
     },
+    KickUser {
+        user: synctv_core::ids::UserId,
+    },
 }
 
 impl BrokerSink for Sink {
@@ -79,6 +82,9 @@ impl BrokerSink for Sink {
             Ok(Broadcast::CacheClear) => mgr.clear_caches_local(),
             Ok(Broadcast::Kick { room, kick }) => {
                 mgr.kick_local(&room, &kick);
+            }
+            Ok(Broadcast::KickUser { user }) => {
+                mgr.kick_user_local(&user);
             }
             Err(e) => tracing::debug!(error = %e, "unknown broadcast message ignored"),
         }

@@ -38,6 +38,24 @@ impl Store {
         Ok(id)
     }
 
+    /// Delete an account; its memberships go with it (rooms it owns stay, as guests' do).
+    pub async fn delete_user(&self, user: &UserId) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM users WHERE user_id = $1")
+            .bind(user.as_str())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub async fn user_exists(&self, user: &UserId) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS x FROM users WHERE user_id = $1")
+            .bind(user.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// The user with exactly this username (login compares names exactly).
     pub async fn find_user_by_name(&self, username: &str) -> Result<Option<UserRecord>> {
         self.find_user_where("username", username).await

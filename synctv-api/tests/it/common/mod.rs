@@ -285,6 +285,16 @@ impl TestApp {
         self.send(self.http.delete(self.url(path)), token).await
     }
 
+    pub async fn delete_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.send(self.http.delete(self.url(path)).json(&body), token)
+            .await
+    }
+
     pub async fn register(&self, name: &str) -> User {
         let (status, body) = self
             .post(
