@@ -15,6 +15,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_synctv");
 pub(crate) struct Proc {
     pub child: Child,
     pub addr: String,
+    /// Every line it wrote to stdout so far.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Proc {
@@ -48,8 +50,11 @@ pub(crate) fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
     let mut child = cmd.spawn().expect("spawn synctv");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            kept.lock().unwrap().push(line.clone());
             // The "listening" line: `addr=<addr>` in text logs, `"addr":"<addr>"` in JSON.
             if let Some(addr) = line.split("addr=").nth(1) {
                 let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
@@ -59,7 +64,7 @@ pub(crate) fn start(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
         }
     });
     match rx.recv_timeout(WAIT) {
-        Ok(addr) => Proc { child, addr },
+        Ok(addr) => Proc { child, addr, log },
         Err(_) => {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
@@ -248,5 +253,82 @@ mod reqwest {
             .build()
             .unwrap()
             .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+}
+
+/// Secrets never reach the logs, even at debug level: passwords (account and room), tokens
+/// (in headers and in the WebSocket query string) and the JWT secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "jwt-secret-that-must-not-leak-0123456789";
+    // Debug level (`start` sets info; this overrides it) logs far more: requests, SQL,
+    // sockets.
+    let mut p = start(
+        dir.path(),
+        &[],
+        &[
+            ("SYNCTV__SERVER__BIND", "127.0.0.1:0"),
+            ("SYNCTV__SERVER__SHUTDOWN_DRAIN_SECS", "0"),
+            ("SYNCTV__AUTH__JWT_SECRET", secret),
+            ("SYNCTV__LOG__LEVEL", "debug"),
+            ("SYNCTV__LOG__FORMAT", "json"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", p.addr);
+    let (password, room_password) = ("account-pw-must-not-leak", "room-pw-must-not-leak");
+    let reg = call(
+        http.post(format!("{base}/api/auth/register"))
+            .json(&json!({"username": "u", "password": password})),
+    )
+    .await;
+    let token = reg["token"].as_str().unwrap().to_string();
+    let _ = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "u", "password": "wrong-pw-must-not-leak"}))
+        .send()
+        .await
+        .unwrap();
+    let room = call(
+        http.post(format!("{base}/api/rooms"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "r", "password": room_password})),
+    )
+    .await;
+    let other = call(
+        http.post(format!("{base}/api/auth/register"))
+            .json(&json!({"username": "v", "password": password})),
+    )
+    .await;
+    let other_token = other["token"].as_str().unwrap();
+    let url = format!(
+        "ws://{}/api/rooms/{}/ws?token={other_token}&password={room_password}",
+        p.addr,
+        room["room_id"].as_str().unwrap()
+    );
+    let mut c = WsClient::connect(&url).await.unwrap();
+    c.welcome().await;
+    c.chat("hello").await;
+    let p = tokio::task::spawn_blocking(move || {
+        terminate(&mut p);
+        p
+    })
+    .await
+    .unwrap();
+    let log = p.log.lock().unwrap().join("\n");
+    assert!(log.contains("synctv listening"), "the log was captured");
+    assert!(log.lines().count() > 10, "debug logging was on:\n{log}");
+    let signature = token.rsplit('.').next().unwrap();
+    for leak in [
+        secret,
+        password,
+        room_password,
+        "wrong-pw-must-not-leak",
+        signature,
+        other_token.rsplit('.').next().unwrap(),
+        "$argon2",
+    ] {
+        assert!(!log.contains(leak), "{leak} is in the log");
     }
 }

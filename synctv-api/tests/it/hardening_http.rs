@@ -268,6 +268,7 @@ async fn running_out_of_file_descriptors_does_not_stop_the_listener() {
             .and_then(|a| a.split_whitespace().next())
             .expect("the listening line names the address")
             .to_string(),
+        log: Default::default(),
     };
     let addr: SocketAddr = server.addr.parse().unwrap();
     assert_eq!(get(addr, "/health").await.status, 200);
