@@ -8,6 +8,7 @@ mod members;
 mod movies;
 mod ops;
 mod rooms;
+mod web;
 
 use std::time::Instant;
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(movies::router())
         .merge(members::router())
         .merge(chat::router())
+        .merge(web::router())
         .route("/api/rooms/{room_id}/ws", get(crate::ws::handler))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

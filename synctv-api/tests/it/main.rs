@@ -20,6 +20,7 @@ mod ops;
 mod persistence;
 mod retention;
 mod throttle;
+mod web;
 mod ws_backpressure;
 mod ws_errors;
 mod ws_resume;

@@ -1,0 +1,154 @@
+//! The browser client at `/`: the page, every asset it references (parsed from the files, so
+//! a missing one fails here), the security headers, and a syntax check of every module.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+
+use crate::common::*;
+
+fn web_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
+}
+
+/// The values of `attr="/assets/..."` in the page.
+fn html_assets(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let rest = &html[i + attr.len()..];
+            let value = &rest[..rest.find('"').expect("closing quote")];
+            if let Some(name) = value.strip_prefix("/assets/") {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Relative module specifiers (`from "./x.js"`, `import "./x.js"`) in a script.
+fn js_imports(js: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for pat in ["from \"./", "import \"./"] {
+        for (i, _) in js.match_indices(pat) {
+            let rest = &js[i + pat.len()..];
+            out.push(rest[..rest.find('"').expect("closing quote")].to_string());
+        }
+    }
+    out
+}
+
+fn content_type(resp: &reqwest::Response) -> String {
+    resp.headers()[CONTENT_TYPE].to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_and_every_referenced_asset_are_served() {
+    let app = TestApp::spawn(DbKind::Sqlite).await;
+    let http = reqwest::Client::new();
+
+    let resp = http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        content_type(&resp).starts_with("text/html"),
+        "{}",
+        content_type(&resp)
+    );
+    let csp = resp.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for part in [
+        "default-src 'self'",
+        "media-src *",
+        "connect-src 'self' ws: wss:",
+    ] {
+        assert!(csp.contains(part), "CSP lacks {part}: {csp}");
+    }
+    assert!(resp.headers().contains_key(CACHE_CONTROL));
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(r#"<script type="module" src="/assets/app.js"></script>"#),
+        "{html}"
+    );
+
+    // Walk the references from the page through the module graph.
+    let mut todo = html_assets(&html);
+    assert!(todo.iter().any(|a| a.ends_with(".css")), "{todo:?}");
+    let mut seen = BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let resp = http
+            .get(app.url(&format!("/assets/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{name}");
+        assert!(
+            resp.headers().contains_key(CONTENT_SECURITY_POLICY),
+            "{name}"
+        );
+        let ctype = content_type(&resp);
+        let body = resp.text().await.unwrap();
+        if name.ends_with(".js") {
+            assert!(ctype.starts_with("text/javascript"), "{name}: {ctype}");
+            todo.extend(js_imports(&body));
+        } else if name.ends_with(".css") {
+            assert!(ctype.starts_with("text/css"), "{name}: {ctype}");
+        } else {
+            panic!("unexpected asset kind {name}");
+        }
+    }
+    // Every file in web/ is reachable from the page: none is dead or forgotten.
+    let on_disk: BTreeSet<String> = std::fs::read_dir(web_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "index.html")
+        .collect();
+    assert_eq!(seen, on_disk);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_asset_is_a_json_404() {
+    let app = TestApp::spawn(DbKind::Sqlite).await;
+    for path in [
+        "/assets/nope.js",
+        "/assets/..%2Fsrc%2Flib.rs",
+        "/index.html",
+    ] {
+        let (status, body) = app.get(path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+    }
+    app.stop().await;
+}
+
+/// `node --check` on every module, as an ES module, so a syntax error fails the suite.
+#[test]
+fn every_script_parses() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(web_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("js") {
+            continue;
+        }
+        let out = std::process::Command::new("node")
+            .args(["--input-type=module", "--check"])
+            .stdin(std::fs::File::open(&path).unwrap())
+            .output()
+            .expect("node is installed");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "found {checked} scripts");
+}

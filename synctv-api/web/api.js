@@ -1,0 +1,73 @@
+// REST calls to this node. The session (token, user id, name) lives in localStorage so a
+// reload or a shared link keeps the identity. Failures throw ApiError with the server's
+// {"error":{code,message}} so the UI can say what went wrong.
+
+const KEY = "synctv.session";
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function session() {
+  try {
+    return JSON.parse(localStorage.getItem(KEY)) || null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(s) {
+  if (s) localStorage.setItem(KEY, JSON.stringify(s));
+  else localStorage.removeItem(KEY);
+}
+
+export async function call(method, path, body, roomPassword) {
+  const headers = {};
+  const s = session();
+  if (s) headers.Authorization = `Bearer ${s.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (roomPassword) headers["X-Room-Password"] = roomPassword;
+  let resp;
+  try {
+    resp = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", "The server cannot be reached.");
+  }
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok) {
+    const e = data && data.error;
+    throw new ApiError(resp.status, e ? e.code : "http_" + resp.status,
+      e ? e.message : `HTTP ${resp.status}`);
+  }
+  return data;
+}
+
+// Accounts. Each returns {user_id, token}; the name is kept for display.
+async function identify(path, body, name) {
+  const r = await call("POST", path, body);
+  saveSession({ token: r.token, user_id: r.user_id, name });
+  return session();
+}
+export const guest = (name) =>
+  identify("/api/auth/guest", name ? { name } : {}, name || "guest");
+export const login = (username, password) =>
+  identify("/api/auth/login", { username, password }, username);
+export const register = (username, password) =>
+  identify("/api/auth/register", { username, password }, username);
+
+export const listRooms = () => call("GET", "/api/rooms?per_page=100");
+export const getRoom = (id) => call("GET", `/api/rooms/${encodeURIComponent(id)}`);
+export const createRoom = (name, password) =>
+  call("POST", "/api/rooms", password ? { name, password } : { name });
+export const addMovie = (roomId, url, title, roomPassword) =>
+  call("POST", `/api/rooms/${encodeURIComponent(roomId)}/movies`,
+    title ? { url, title } : { url }, roomPassword);

@@ -1,0 +1,351 @@
+// The page: views (sign in, room list, room) chosen by the URL hash, so a room can be
+// shared as /#/room/<id>. All text from the server is inserted with textContent, never as
+// HTML: names, titles and chat are other people's input.
+
+import * as api from "./api.js";
+import { RoomConnection } from "./room.js";
+import { expectedPositionMs, DRIFT_TOLERANCE_MS } from "./sync.js";
+
+const $ = (id) => document.getElementById(id);
+const video = $("video");
+
+let conn = null; // the open RoomConnection, if any
+let current = null; // {room, password}
+// Video events caused by applying the room's state must not be sent back as commands.
+let quietUntil = 0;
+
+function say(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+function describe(err) {
+  if (err instanceof api.ApiError) return err.message || err.code;
+  return String(err && err.message ? err.message : err);
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+}
+
+function show(view) {
+  for (const v of ["auth", "rooms", "room"]) $("view-" + v).hidden = v !== view;
+  const s = api.session();
+  $("whoami").textContent = s ? `Signed in as ${s.name}` : "";
+  $("logout").hidden = !s;
+}
+
+// ---- routing ----
+
+async function route() {
+  const m = location.hash.match(/^#\/room\/([^/]+)$/);
+  if (!api.session()) {
+    leaveRoom();
+    show("auth");
+    return;
+  }
+  if (m) await enterRoom(decodeURIComponent(m[1]));
+  else {
+    leaveRoom();
+    show("rooms");
+    await loadRooms();
+  }
+}
+
+// ---- sign in ----
+
+$("guest-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api.guest($("guest-name").value.trim());
+    say("");
+    await route();
+  } catch (err) {
+    say(describe(err), true);
+  }
+});
+
+$("account-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const mode = e.submitter && e.submitter.value === "register" ? "register" : "login";
+  try {
+    await api[mode]($("acct-user").value, $("acct-pass").value);
+    $("acct-pass").value = "";
+    say(mode === "register" ? "Account created." : "");
+    await route();
+  } catch (err) {
+    say(describe(err), true);
+  }
+});
+
+$("logout").addEventListener("click", () => {
+  api.saveSession(null);
+  location.hash = "#/";
+  route();
+});
+
+// ---- room list ----
+
+async function loadRooms() {
+  const list = $("room-list");
+  try {
+    const page = await api.listRooms();
+    list.replaceChildren();
+    if (page.items.length === 0) list.append(el("li", "No rooms yet: create one."));
+    for (const r of page.items) {
+      const li = el("li");
+      const a = el("a", r.name);
+      a.href = `#/room/${encodeURIComponent(r.room_id)}`;
+      li.append(a, el("span", ` ${r.member_count} online${r.has_password ? ", password" : ""}`, "role"));
+      list.append(li);
+    }
+  } catch (err) {
+    say(describe(err), true);
+  }
+}
+
+$("refresh-rooms").addEventListener("click", loadRooms);
+
+$("create-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const password = $("room-pass").value;
+  try {
+    const room = await api.createRoom($("room-name").value.trim(), password);
+    $("room-name").value = "";
+    $("room-pass").value = "";
+    // The owner needs no password to enter; keep it anyway for the REST calls.
+    current = { room, password };
+    location.hash = `#/room/${encodeURIComponent(room.room_id)}`;
+  } catch (err) {
+    say(describe(err), true);
+  }
+});
+
+// ---- room ----
+
+async function enterRoom(id) {
+  if (conn && conn.roomId === id) return;
+  leaveRoom();
+  let room;
+  try {
+    room = await api.getRoom(id);
+  } catch (err) {
+    show("rooms");
+    say(describe(err), true);
+    return;
+  }
+  let password = current && current.room.room_id === id ? current.password : "";
+  const s = api.session();
+  if (room.has_password && !password && room.owner_id !== s.user_id) {
+    password = window.prompt(`Password for “${room.name}”`) || "";
+  }
+  current = { room, password };
+  show("room");
+  $("room-title").textContent = room.name;
+  $("share-link").value = `${location.origin}/#/room/${encodeURIComponent(id)}`;
+  say("Connecting…");
+  conn = new RoomConnection(id, s.token, password, {
+    welcome: (state, resumed) => {
+      say(resumed ? "Reconnected." : "Connected.");
+      renderAll(state);
+    },
+    event: (kind, data, state) => onEvent(kind, data, state),
+    error: (f) => {
+      say(f.message || f.code, true);
+      // A refused command leaves the player where the user put it: put it back.
+      if (conn && conn.state) applyPlayback(conn.state);
+    },
+    status: say,
+    closed: (reason) => {
+      say(reason, true);
+      conn = null;
+    },
+    refused: () => explainRefusal(id, password),
+  });
+}
+
+// The browser hides why a socket upgrade was refused; a REST call to the same room with the
+// same credentials gets the server's words.
+async function explainRefusal(id, password) {
+  try {
+    await api.call("GET", `/api/rooms/${encodeURIComponent(id)}/members`, undefined, password);
+  } catch (err) {
+    say(describe(err), true);
+    if (err.code === "wrong_room_password" || err.code === "banned" || err.status === 404 ||
+        err.status === 401) {
+      // Retrying cannot help: stop, and go back to the list (or to sign-in).
+      leaveRoom();
+      if (err.status === 401) api.saveSession(null);
+      if (location.hash === "#/") route();
+      else location.hash = "#/";
+    }
+  }
+}
+
+function leaveRoom() {
+  if (conn) conn.close();
+  conn = null;
+  video.removeAttribute("src");
+  video.load();
+}
+
+function onEvent(kind, data, state) {
+  switch (kind) {
+    case "playback":
+      applyPlayback(state);
+      renderPlaylist(state);
+      break;
+    case "chat":
+      appendChat(data);
+      break;
+    case "member_joined": case "member_left": case "member_updated":
+      renderMembers(state);
+      break;
+    case "movie_added": case "movie_removed":
+      renderPlaylist(state);
+      break;
+    case "room_updated":
+      $("room-title").textContent = state.name;
+      break;
+    case "room_deleted":
+      say("The room was deleted.", true);
+      break;
+    default:
+  }
+}
+
+function renderAll(state) {
+  $("room-title").textContent = state.name;
+  renderMembers(state);
+  renderPlaylist(state);
+  $("chat").replaceChildren();
+  for (const m of state.recent_chat) appendChat(m);
+  applyPlayback(state);
+}
+
+function renderMembers(state) {
+  const ul = $("members");
+  ul.replaceChildren();
+  for (const m of state.members) {
+    const li = el("li", m.username);
+    const role = m.user_id === state.owner_id ? "owner" : m.role;
+    li.append(el("span", ` (${role})`, "role"));
+    ul.append(li);
+  }
+}
+
+function renderPlaylist(state) {
+  const ol = $("playlist");
+  ol.replaceChildren();
+  const now = state.playback && state.playback.movie_id;
+  for (const m of state.playlist) {
+    const li = el("li");
+    const b = el("button", m.movie_id === now ? `▶ ${m.title}` : m.title);
+    b.type = "button";
+    if (m.movie_id === now) { b.classList.add("current"); b.setAttribute("aria-current", "true"); }
+    b.setAttribute("aria-label", `Play ${m.title} for everyone`);
+    b.addEventListener("click", () => conn && conn.send({ type: "playback", action: "set_movie", movie_id: m.movie_id }));
+    li.append(b);
+    ol.append(li);
+  }
+  if (state.playlist.length === 0) ol.append(el("li", "The playlist is empty: add a movie by URL."));
+}
+
+function appendChat(m) {
+  const li = el("li");
+  li.append(el("span", m.username + ": ", "who"), el("span", m.text));
+  $("chat").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+// ---- playback: room -> player ----
+
+function applyPlayback(state) {
+  const pb = state.playback;
+  const movie = pb && state.playlist.find((m) => m.movie_id === pb.movie_id);
+  quietUntil = Date.now() + 800;
+  if (!movie) {
+    if (video.getAttribute("src")) { video.removeAttribute("src"); video.load(); }
+    $("btn-play").textContent = "Play";
+    return;
+  }
+  if (video.getAttribute("src") !== movie.url) video.src = movie.url;
+  if (video.playbackRate !== pb.rate) video.playbackRate = pb.rate;
+  $("rate").value = String(pb.rate);
+  const want = expectedPositionMs(pb, conn.clock) / 1000;
+  if (Math.abs(video.currentTime - want) * 1000 > DRIFT_TOLERANCE_MS) video.currentTime = want;
+  if (pb.playing && video.paused) {
+    video.play().catch(() => say("Your browser blocked autoplay: press Play to join in.", true));
+  } else if (!pb.playing && !video.paused) video.pause();
+  $("btn-play").textContent = pb.playing ? "Pause" : "Play";
+}
+
+// Drift correction: while playing, re-apply the room's state now and then.
+setInterval(() => {
+  if (conn && conn.state && conn.state.playback && conn.state.playback.playing && !video.paused) {
+    applyPlayback(conn.state);
+  }
+}, 3000);
+
+// ---- playback: player -> room ----
+
+function command(action, extra = {}) {
+  if (!conn || !conn.state) return;
+  conn.send({ type: "playback", action, position_ms: Math.round(video.currentTime * 1000), ...extra });
+}
+
+const userCaused = () => Date.now() > quietUntil;
+
+video.addEventListener("play", () => userCaused() && !conn?.state?.playback?.playing && command("play"));
+video.addEventListener("pause", () => userCaused() && conn?.state?.playback?.playing && command("pause"));
+// A seek to where the room already is (our own correction finishing late, say) is not a
+// command: sending it would bounce between clients.
+video.addEventListener("seeked", () => {
+  if (!userCaused() || !conn || !conn.state || !conn.state.playback) return;
+  const want = expectedPositionMs(conn.state.playback, conn.clock);
+  if (Math.abs(video.currentTime * 1000 - want) > DRIFT_TOLERANCE_MS) command("seek");
+});
+video.addEventListener("ratechange", () => {
+  const pb = conn && conn.state && conn.state.playback;
+  if (userCaused() && pb && pb.rate !== video.playbackRate) {
+    conn.send({ type: "playback", action: "rate", rate: video.playbackRate });
+  }
+});
+
+$("btn-play").addEventListener("click", () => {
+  const playing = conn && conn.state && conn.state.playback && conn.state.playback.playing;
+  command(playing ? "pause" : "play");
+});
+
+$("rate").addEventListener("change", () => {
+  conn && conn.send({ type: "playback", action: "rate", rate: Number($("rate").value) });
+});
+
+// ---- playlist and chat ----
+
+$("movie-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!current) return;
+  try {
+    const m = await api.addMovie(current.room.room_id, $("movie-url").value.trim(),
+      $("movie-title").value.trim(), current.password);
+    $("movie-url").value = "";
+    $("movie-title").value = "";
+    say(`Added “${m.title}”.`);
+  } catch (err) {
+    say(describe(err), true);
+  }
+});
+
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("chat-text").value;
+  if (!text.trim() || !conn) return;
+  if (conn.send({ type: "chat", text }) !== null) $("chat-text").value = "";
+});
+
+window.addEventListener("hashchange", route);
+route();
