@@ -12,12 +12,30 @@ export class ApiError extends Error {
   }
 }
 
-export function session() {
+// The token's claims (name, guest, exp), read for display only: the server verifies it.
+function claims(token) {
   try {
-    return JSON.parse(localStorage.getItem(KEY)) || null;
+    const b64 = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
+}
+
+export function session() {
+  let s = null;
+  try {
+    s = JSON.parse(localStorage.getItem(KEY)) || null;
   } catch {
     return null;
   }
+  // An expired token would only be refused: start over at sign-in instead.
+  if (s && s.exp && s.exp * 1000 < Date.now()) {
+    saveSession(null);
+    return null;
+  }
+  return s;
 }
 
 export function saveSession(s) {
@@ -54,7 +72,8 @@ export async function call(method, path, body, roomPassword) {
 // Accounts. Each returns {user_id, token}; the name is kept for display.
 async function identify(path, body, name) {
   const r = await call("POST", path, body);
-  saveSession({ token: r.token, user_id: r.user_id, name });
+  const c = claims(r.token);
+  saveSession({ token: r.token, user_id: r.user_id, name: c.name || name, guest: !!c.guest, exp: c.exp });
   return session();
 }
 export const guest = (name) =>

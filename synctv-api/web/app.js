@@ -34,7 +34,7 @@ function el(tag, text, cls) {
 function show(view) {
   for (const v of ["auth", "rooms", "room"]) $("view-" + v).hidden = v !== view;
   const s = api.session();
-  $("whoami").textContent = s ? `Signed in as ${s.name}` : "";
+  $("whoami").textContent = s ? `Signed in as ${s.name}${s.guest ? " (guest)" : ""}` : "";
   $("logout").hidden = !s;
 }
 
@@ -137,15 +137,33 @@ async function enterRoom(id) {
     say(describe(err), true);
     return;
   }
-  let password = current && current.room.room_id === id ? current.password : "";
-  const s = api.session();
-  if (room.has_password && !password && room.owner_id !== s.user_id) {
-    password = window.prompt(`Password for “${room.name}”`) || "";
-  }
+  const password = current && current.room.room_id === id ? current.password : "";
   current = { room, password };
   show("room");
   $("room-title").textContent = room.name;
   $("share-link").value = `${location.origin}/#/room/${encodeURIComponent(id)}`;
+  if (room.has_password && !password && room.owner_id !== api.session().user_id) askPassword();
+  else connect(room, password);
+}
+
+// Password rooms: ask in the page (a labelled form, not a prompt()), then connect.
+function askPassword() {
+  $("room-pass-form").hidden = false;
+  $("join-pass").value = "";
+  $("join-pass").focus();
+}
+
+$("room-pass-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!current) return;
+  current.password = $("join-pass").value;
+  $("room-pass-form").hidden = true;
+  connect(current.room, current.password);
+});
+
+function connect(room, password) {
+  const id = room.room_id;
+  const s = api.session();
   say("Connecting…");
   conn = new RoomConnection(id, s.token, password, {
     welcome: (state, resumed) => {
@@ -174,7 +192,12 @@ async function explainRefusal(id, password) {
     await api.call("GET", `/api/rooms/${encodeURIComponent(id)}/members`, undefined, password);
   } catch (err) {
     say(describe(err), true);
-    if (err.code === "wrong_room_password" || err.code === "banned" || err.status === 404 ||
+    if (err.code === "wrong_room_password") {
+      leaveRoom();
+      askPassword();
+      return;
+    }
+    if (err.code === "banned" || err.status === 404 ||
         err.status === 401) {
       // Retrying cannot help: stop, and go back to the list (or to sign-in).
       leaveRoom();
@@ -188,6 +211,7 @@ async function explainRefusal(id, password) {
 function leaveRoom() {
   if (conn) conn.close();
   conn = null;
+  $("room-pass-form").hidden = true;
   video.removeAttribute("src");
   video.load();
 }
