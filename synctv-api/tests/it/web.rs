@@ -152,3 +152,64 @@ fn every_script_parses() {
     }
     assert!(checked >= 3, "found {checked} scripts");
 }
+
+/// The CSP allows no inline code: the page must not need any.
+#[test]
+fn page_has_no_inline_script_or_style() {
+    let html = std::fs::read_to_string(web_dir().join("index.html")).unwrap();
+    assert!(!html.contains("<script>"), "inline script");
+    assert!(!html.contains("<style"), "inline style");
+    assert!(!html.contains(" style="), "style attribute");
+    let handler = html.match_indices(" on").any(|(i, _)| {
+        let rest = &html[i + 3..];
+        let word = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
+        word > 0 && rest[word..].starts_with('=')
+    });
+    assert!(!handler, "inline event handler");
+    for attr in ["src=\"", "href=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let value = &html[i + attr.len()..];
+            assert!(
+                value.starts_with('/') && !value.starts_with("//") || value.starts_with('#'),
+                "external resource: {}",
+                &value[..value.find('"').unwrap()]
+            );
+        }
+    }
+}
+
+/// The playback arithmetic of `sync.js`, run by node: the expected position follows the
+/// server clock and the rate, and the clock offset comes from the least-delayed pong.
+#[test]
+fn sync_arithmetic() {
+    let url = format!("file://{}", web_dir().join("sync.js").display());
+    let script = format!(
+        r#"
+import {{ Clock, expectedPositionMs }} from "{url}";
+import assert from "node:assert/strict";
+const c = new Clock();
+const now = Date.now();
+c.pong(now - 100, now + 5000 - 50);
+assert.ok(Math.abs(c.offset - 5000) < 20, "offset " + c.offset);
+c.pong(now - 1000, now + 9999);
+assert.ok(Math.abs(c.offset - 5000) < 20, "a slower pong is ignored: " + c.offset);
+const paused = {{ playing: false, position_ms: 1234, rate: 2, updated_at_ms: 0 }};
+assert.equal(expectedPositionMs(paused, c), 1234);
+const pb = {{ playing: true, position_ms: 1000, rate: 2, updated_at_ms: c.serverNow() - 3000 }};
+const got = expectedPositionMs(pb, c);
+assert.ok(Math.abs(got - 7000) < 50, "position " + got);
+"#
+    );
+    let out = std::process::Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .output()
+        .expect("node is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
