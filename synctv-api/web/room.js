@@ -76,10 +76,12 @@ export class RoomConnection {
         this.backoff = BACKOFF_MIN_MS;
         this.clock.seed(f.server_time_ms);
         this.epoch = f.epoch;
-        this.seq = f.seq;
-        // A resumed welcome's snapshot is current too, but the events since our seq follow;
-        // keeping our own state avoids a flicker. Anything else is a fresh start.
-        if (!f.resumed || !this.state) this.state = f.room;
+        // Resumed: the events after our seq follow (up to f.seq), so keep our seq and state
+        // and let them apply. Anything else is a fresh start from the snapshot at f.seq.
+        if (!f.resumed || !this.state) {
+          this.state = f.room;
+          this.seq = f.seq;
+        }
         clearInterval(this.pinger);
         this.ping();
         this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);

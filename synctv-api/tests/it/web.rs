@@ -213,3 +213,88 @@ assert.ok(Math.abs(got - 7000) < 50, "position " + got);
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `room.js` against a real node, under node's WebSocket: welcome, a chat round trip, a
+/// dropped socket that resumes with since/epoch and gets the event it missed, and a
+/// playback command applied by version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_connection_resumes_and_applies_events() {
+    let app = TestApp::spawn(DbKind::Sqlite).await;
+    let u = app.register("alice").await;
+    let room = app.create_room(&u, serde_json::json!({"name": "r"})).await;
+    let room_id = room["room_id"].as_str().unwrap().to_string();
+    let base = app.url("");
+    let host = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let module = format!("file://{}", web_dir().join("room.js").display());
+    let script = format!(
+        r#"
+import {{ RoomConnection }} from "{module}";
+import assert from "node:assert/strict";
+globalThis.location = {{ protocol: "http:", host: "{host}" }};
+setTimeout(() => {{ console.error("timed out"); process.exit(2); }}, 8000);
+let welcomes = 0, movieId = null;
+const conn = new RoomConnection("{room_id}", "{token}", "", {{
+  welcome(state, resumed) {{
+    welcomes++;
+    if (welcomes === 1) {{
+      assert.equal(resumed, false);
+      conn.send({{ type: "chat", text: "hello" }});
+    }} else {{
+      assert.equal(resumed, true, "the second welcome resumes");
+    }}
+  }},
+  async event(kind, data, state) {{
+    console.error("event", kind, welcomes);
+    if (kind === "chat") {{
+      assert.equal(state.recent_chat.at(-1).text, "hello");
+      // Drop the socket, then add a movie while it is down: the resume must bring it.
+      conn.ws.close();
+      const r = await fetch("http://{host}/api/rooms/{room_id}/movies", {{
+        method: "POST",
+        headers: {{ Authorization: "Bearer {token}", "Content-Type": "application/json" }},
+        body: JSON.stringify({{ url: "https://example.com/a.mp4", title: "A" }}),
+      }});
+      assert.equal(r.status, 201);
+    }} else if (kind === "movie_added") {{
+      assert.equal(welcomes, 2, "the movie came after the resume");
+      assert.equal(state.playlist.length, 1);
+      movieId = state.playlist[0].movie_id;
+      conn.send({{ type: "playback", action: "set_movie", movie_id: movieId }});
+    }} else if (kind === "playback") {{
+      assert.equal(state.playback.movie_id, movieId);
+      assert.equal(state.playback.version, 1);
+      conn.close();
+      process.exit(0);
+    }}
+  }},
+  error(f) {{ console.error("error frame", f); process.exit(3); }},
+  status(t) {{ console.error("status", t); }},
+  closed(reason) {{ console.error("closed", reason); process.exit(4); }},
+}});
+"#,
+        token = u.token
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .args([
+                "--experimental-websocket",
+                "--input-type=module",
+                "-e",
+                &script,
+            ])
+            .output()
+            .expect("node is installed")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.stop().await;
+}
