@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 
 use crate::common::*;
 
@@ -67,7 +67,17 @@ async fn index_and_every_referenced_asset_are_served() {
     ] {
         assert!(csp.contains(part), "CSP lacks {part}: {csp}");
     }
-    assert!(resp.headers().contains_key(CACHE_CONTROL));
+    assert_eq!(resp.headers()[CACHE_CONTROL], "no-cache");
+    // Revalidation: the same ETag answers 304 with no body.
+    let etag = resp.headers()[ETAG].clone();
+    let again = http
+        .get(app.url("/"))
+        .header(IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.text().await.unwrap().is_empty());
     let html = resp.text().await.unwrap();
     assert!(
         html.contains(r#"<script type="module" src="/assets/app.js"></script>"#),
