@@ -12,7 +12,10 @@ const video = $("video");
 let conn = null; // the open RoomConnection, if any
 let current = null; // {room, password}
 // Video events caused by applying the room's state must not be sent back as commands.
+// Only our own changes open this window, so the periodic drift check does not swallow
+// the user's clicks.
 let quietUntil = 0;
+const quiet = () => { quietUntil = Date.now() + 800; };
 
 function say(text, isError = false) {
   $("status").textContent = text;
@@ -290,20 +293,20 @@ function appendChat(m) {
 function applyPlayback(state) {
   const pb = state.playback;
   const movie = pb && state.playlist.find((m) => m.movie_id === pb.movie_id);
-  quietUntil = Date.now() + 800;
   if (!movie) {
-    if (video.getAttribute("src")) { video.removeAttribute("src"); video.load(); }
+    if (video.getAttribute("src")) { quiet(); video.removeAttribute("src"); video.load(); }
     $("btn-play").textContent = "Play";
     return;
   }
-  if (video.getAttribute("src") !== movie.url) video.src = movie.url;
-  if (video.playbackRate !== pb.rate) video.playbackRate = pb.rate;
+  if (video.getAttribute("src") !== movie.url) { quiet(); video.src = movie.url; }
+  if (video.playbackRate !== pb.rate) { quiet(); video.playbackRate = pb.rate; }
   $("rate").value = String(pb.rate);
   const want = expectedPositionMs(pb, conn.clock) / 1000;
-  if (Math.abs(video.currentTime - want) * 1000 > DRIFT_TOLERANCE_MS) video.currentTime = want;
+  if (Math.abs(video.currentTime - want) * 1000 > DRIFT_TOLERANCE_MS) { quiet(); video.currentTime = want; }
   if (pb.playing && video.paused) {
+    quiet();
     video.play().catch(() => say("Your browser blocked autoplay: press Play to join in.", true));
-  } else if (!pb.playing && !video.paused) video.pause();
+  } else if (!pb.playing && !video.paused) { quiet(); video.pause(); }
   $("btn-play").textContent = pb.playing ? "Pause" : "Play";
 }
 
@@ -341,6 +344,8 @@ video.addEventListener("ratechange", () => {
 
 $("btn-play").addEventListener("click", () => {
   const playing = conn && conn.state && conn.state.playback && conn.state.playback.playing;
+  // The room plays but this browser refused to autoplay: join in locally, pause nobody.
+  if (playing && video.paused) { applyPlayback(conn.state); return; }
   command(playing ? "pause" : "play");
 });
 
