@@ -244,6 +244,7 @@ async fn room_connection_resumes_and_applies_events() {
 import {{ RoomConnection }} from "{module}";
 import assert from "node:assert/strict";
 globalThis.location = {{ protocol: "http:", host: "{host}" }};
+if (typeof WebSocket !== "function") {{ console.error("node 20.10 or newer is needed (WebSocket)"); process.exit(5); }}
 setTimeout(() => {{ console.error("timed out"); process.exit(2); }}, 8000);
 let welcomes = 0, movieId = null;
 const conn = new RoomConnection("{room_id}", "{token}", "", {{
@@ -288,13 +289,17 @@ const conn = new RoomConnection("{room_id}", "{token}", "", {{
         token = u.token
     );
     let out = tokio::task::spawn_blocking(move || {
+        // Node 20 hides its WebSocket behind a flag; newer ones may refuse the flag.
+        let flag = std::process::Command::new("node")
+            .args(["--experimental-websocket", "-e", ""])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let mut args = vec!["--input-type=module", "-e", &script];
+        if flag {
+            args.insert(0, "--experimental-websocket");
+        }
         std::process::Command::new("node")
-            .args([
-                "--experimental-websocket",
-                "--input-type=module",
-                "-e",
-                &script,
-            ])
+            .args(&args)
             .output()
             .expect("node is installed")
     })
