@@ -289,13 +289,8 @@ const conn = new RoomConnection("{room_id}", "{token}", "", {{
         token = u.token
     );
     let out = tokio::task::spawn_blocking(move || {
-        // Node 20 hides its WebSocket behind a flag; newer ones may refuse the flag.
-        let flag = std::process::Command::new("node")
-            .args(["--experimental-websocket", "-e", ""])
-            .output()
-            .is_ok_and(|o| o.status.success());
         let mut args = vec!["--input-type=module", "-e", &script];
-        if flag {
+        if node_takes_websocket_flag() {
             args.insert(0, "--experimental-websocket");
         }
         std::process::Command::new("node")
@@ -312,4 +307,84 @@ const conn = new RoomConnection("{room_id}", "{token}", "", {{
         String::from_utf8_lossy(&out.stderr)
     );
     app.stop().await;
+}
+
+/// A draining node's `shutdown` frame sets the client's reconnect delay to the server's
+/// `reconnect_after_ms`, and the client then tries again rather than giving up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_connection_waits_as_the_shutdown_frame_says() {
+    let mut app = TestApp::spawn_with(DbKind::Sqlite, |c| {
+        c.server.shutdown_drain_secs = 1;
+        c.server.shutdown_reconnect_after_ms = 700;
+    })
+    .await;
+    let u = app.register("alice").await;
+    let room = app.create_room(&u, serde_json::json!({"name": "r"})).await;
+    let host = app
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let module = format!("file://{}", web_dir().join("room.js").display());
+    let script = format!(
+        r#"
+import {{ RoomConnection }} from "{module}";
+globalThis.location = {{ protocol: "http:", host: "{host}" }};
+setTimeout(() => {{ console.error("timed out"); process.exit(2); }}, 8000);
+let delay = null;
+const conn = new RoomConnection("{room_id}", "{token}", "", {{
+  welcome() {{ console.log("welcomed"); }},
+  event() {{}},
+  error(f) {{ console.error("error frame", f); process.exit(3); }},
+  status(t) {{
+    if (t.includes("restarting")) delay = conn.retryAfter;
+    else if (t.includes("reconnecting")) {{
+      if (typeof delay !== "number" || delay < 700) {{ console.error("delay", delay); process.exit(4); }}
+      process.exit(0);
+    }}
+  }},
+  closed(reason) {{ console.error("closed", reason); process.exit(5); }},
+}});
+"#,
+        room_id = room["room_id"].as_str().unwrap(),
+        token = u.token
+    );
+    let mut args = vec!["--input-type=module", "-e", &script];
+    if node_takes_websocket_flag() {
+        args.insert(0, "--experimental-websocket");
+    }
+    let mut child = std::process::Command::new("node")
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is installed");
+    let stdout = child.stdout.take().unwrap();
+    // Shut the node down once the client is in the room.
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    assert_eq!(line.trim(), "welcomed");
+    app.trigger_shutdown();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Node 20 hides its WebSocket behind a flag; newer ones may refuse the flag.
+fn node_takes_websocket_flag() -> bool {
+    std::process::Command::new("node")
+        .args(["--experimental-websocket", "-e", ""])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
