@@ -195,7 +195,12 @@ fn page_has_no_inline_script_or_style() {
 /// server clock and the rate, and the clock offset comes from the least-delayed pong.
 #[test]
 fn sync_arithmetic() {
-    let url = format!("file://{}", web_dir().join("sync.js").display());
+    // As `.mjs`: node before 20.10 reads an unmarked `.js` outside a `"type": "module"`
+    // package as CommonJS (Debian's node is 18).
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("sync.mjs");
+    std::fs::copy(web_dir().join("sync.js"), &copy).unwrap();
+    let url = format!("file://{}", copy.display());
     let script = format!(
         r#"
 import {{ Clock, expectedPositionMs }} from "{url}";
