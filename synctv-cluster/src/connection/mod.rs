@@ -166,21 +166,19 @@ impl ConnectionManager {
         pick: impl Fn(&ConnEntry) -> bool,
         reason: CloseReason,
     ) -> usize {
-        let mut n = 0;
-        for c in self.inner.conns.iter() {
-            if &c.room == room && !c.sender.ctl().is_closing() && pick(&c) {
-                c.sender.ctl().close(reason);
-                n += 1;
-            }
-        }
-        n
+        self.close_where(|e| &e.room == room && pick(e), reason)
     }
 
     /// Close every socket of `user`, in any room.
     pub fn close_user(&self, user: &UserId, reason: CloseReason) -> usize {
+        self.close_where(|e| &e.user == user, reason)
+    }
+
+    /// Close the open sockets `pick` chooses; how many.
+    fn close_where(&self, pick: impl Fn(&ConnEntry) -> bool, reason: CloseReason) -> usize {
         let mut n = 0;
         for c in self.inner.conns.iter() {
-            if &c.user == user && !c.sender.ctl().is_closing() {
+            if !c.sender.ctl().is_closing() && pick(&c) {
                 c.sender.ctl().close(reason);
                 n += 1;
             }
