@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder, SharedString};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -18,6 +18,8 @@ use synctv_core::config::MetricsConfig;
 use synctv_core::ids::RoomId;
 
 use crate::listener::ListenerMetrics;
+
+const SYNC_DRIFT: &str = "synctv_sync_drift_seconds";
 
 static META: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -32,6 +34,8 @@ pub struct ApiMetrics {
     pub cluster: ClusterMetrics,
     /// Client frames received over WebSocket.
     pub frames_received: Counter,
+    /// Drift from the room's expected position that clients report on `ping`, absolute.
+    pub sync_drift: Histogram,
     /// Handles updated by the HTTP listener (connections, refusals, timeouts).
     pub listener: ListenerMetrics,
 }
@@ -44,6 +48,14 @@ impl ApiMetrics {
             .set_buckets(&[
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ])
+            .expect("bucket list is not empty")
+            // Sync quality: good clients sit in the first few buckets, a seek is > 1 s.
+            .set_buckets_for_metric(
+                Matcher::Full(SYNC_DRIFT.into()),
+                &[
+                    0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+                ],
+            )
             .expect("bucket list is not empty")
             .build_recorder();
         let recorder = Arc::new(recorder);
@@ -180,6 +192,10 @@ impl ApiMetrics {
             ),
             rooms_active: gauge("synctv_rooms_active", "Rooms held in memory on this node."),
         };
+        let sync_drift = histogram(
+            SYNC_DRIFT,
+            "How far clients' players are from the room's expected position, as they report it on ping (absolute).",
+        );
         let frames_received = counter(
             "synctv_ws_frames_received_total",
             "Client frames received over WebSocket.",
@@ -253,6 +269,7 @@ impl ApiMetrics {
             handle,
             cluster,
             frames_received,
+            sync_drift,
             listener,
         }
     }

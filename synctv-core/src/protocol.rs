@@ -68,7 +68,12 @@ pub enum FrameRef {
 pub enum ClientRequest {
     Chat { text: String },
     Playback(PlaybackCommand),
-    Ping { client_time_ms: Option<u64> },
+    /// `drift_ms`: the client's measured distance from the room's expected position
+    /// (positive: ahead), reported for the node's sync-quality histogram.
+    Ping {
+        client_time_ms: Option<u64>,
+        drift_ms: Option<f64>,
+    },
 }
 
 /// A parsed client frame: its `ref` (if any) and the request, or why it was refused.
@@ -102,7 +107,13 @@ struct ChatBody {
 struct PingBody {
     #[serde(default)]
     client_time_ms: Option<u64>,
+    #[serde(default)]
+    drift_ms: Option<f64>,
 }
+
+/// A drift report beyond a day is no measurement: refused rather than let it skew the
+/// histogram's sum.
+pub const MAX_DRIFT_MS: f64 = 86_400_000.0;
 
 fn invalid(message: impl Into<String>) -> FrameError {
     FrameError {
@@ -150,10 +161,16 @@ impl ClientFrame {
                 .map(ClientRequest::Playback)
                 .map_err(|e| invalid(format!("playback: {e}"))),
             Some("ping") => serde_json::from_str::<PingBody>(text)
-                .map(|b| ClientRequest::Ping {
-                    client_time_ms: b.client_time_ms,
-                })
-                .map_err(|e| invalid(format!("ping: {e}"))),
+                .map_err(|e| invalid(format!("ping: {e}")))
+                .and_then(|b| match b.drift_ms {
+                    Some(d) if !(d.abs() <= MAX_DRIFT_MS) => {
+                        Err(invalid("ping: drift_ms must be within ±86400000"))
+                    }
+                    drift_ms => Ok(ClientRequest::Ping {
+                        client_time_ms: b.client_time_ms,
+                        drift_ms,
+                    }),
+                }),
             Some(other) => Err(FrameError {
                 code: code::UNKNOWN_TYPE,
                 message: format!("unknown frame type {other:?}"),
@@ -241,7 +258,17 @@ mod tests {
         assert_eq!(
             f.request,
             Ok(ClientRequest::Ping {
-                client_time_ms: Some(12)
+                client_time_ms: Some(12),
+                drift_ms: None,
+            })
+        );
+
+        let f = ClientFrame::parse(r#"{"type":"ping","client_time_ms":1,"drift_ms":-12.5}"#);
+        assert_eq!(
+            f.request,
+            Ok(ClientRequest::Ping {
+                client_time_ms: Some(1),
+                drift_ms: Some(-12.5),
             })
         );
     }
@@ -253,6 +280,14 @@ mod tests {
         assert_eq!(code_of(r#""chat""#), code::INVALID_FRAME);
         assert_eq!(code_of(r#"{"text":"no type"}"#), code::INVALID_FRAME);
         assert_eq!(code_of(r#"{"type":"dance"}"#), code::UNKNOWN_TYPE);
+        assert_eq!(
+            code_of(r#"{"type":"ping","drift_ms":1e12}"#),
+            code::INVALID_FRAME
+        );
+        assert_eq!(
+            code_of(r#"{"type":"ping","drift_ms":"5"}"#),
+            code::INVALID_FRAME
+        );
         assert_eq!(code_of(r#"{"type":"chat"}"#), code::INVALID_FRAME);
         assert_eq!(code_of(r#"{"type":"chat","text":5}"#), code::INVALID_FRAME);
         assert_eq!(

@@ -15,7 +15,13 @@ pub(super) async fn handle(state: &AppState, ctx: &SessionCtx, sender: &ConnSend
     let r#ref = frame.r#ref.as_ref();
     match frame.request {
         Err(e) => send_error(state, sender, e.code, &e.message, r#ref),
-        Ok(ClientRequest::Ping { client_time_ms }) => {
+        Ok(ClientRequest::Ping {
+            client_time_ms,
+            drift_ms,
+        }) => {
+            if let Some(d) = drift_ms {
+                state.metrics.sync_drift.record(d.abs() / 1000.0);
+            }
             let pong = ServerFrame::Pong {
                 client_time_ms,
                 server_time_ms: now_ms(),

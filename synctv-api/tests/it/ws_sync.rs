@@ -250,3 +250,37 @@ async fn ping_is_answered_with_server_time(db: DbKind) {
     app.stop().await;
 }
 dual!(ping_is_answered_with_server_time);
+
+/// The ping extension: `drift_ms` reports land in `synctv_sync_drift_seconds` as absolute
+/// seconds; a report beyond a day is an `invalid_frame` error and counts nothing.
+#[tokio::test]
+async fn drift_reports_fill_the_sync_histogram() {
+    let app = TestApp::spawn(DbKind::Sqlite).await;
+    let u = app.register("u").await;
+    let room = app.create_room(&u, json!({"name": "r"})).await;
+    let mut c = app.ws(room["room_id"].as_str().unwrap(), &u, "").await;
+    c.welcome().await;
+    for drift in [-30.0, 8.0, 1500.0] {
+        c.request(json!({"type": "ping", "client_time_ms": 1, "drift_ms": drift}))
+            .await;
+    }
+    let e = c
+        .request_error(json!({"type": "ping", "client_time_ms": 1, "drift_ms": 1e12}))
+        .await;
+    assert_eq!(e["code"], "invalid_frame");
+    let count = |le: &'static str| {
+        let app = &app;
+        async move {
+            app.metric_where("synctv_sync_drift_seconds_bucket", &[&format!("le=\"{le}\"")])
+                .await
+        }
+    };
+    assert_eq!(app.metric("synctv_sync_drift_seconds_count").await, 3.0);
+    assert_eq!(count("0.01").await, Some(1.0), "8 ms");
+    assert_eq!(count("0.04").await, Some(2.0), "30 ms is absolute");
+    assert_eq!(count("2").await, Some(3.0), "1.5 s");
+    let sum = app.metric("synctv_sync_drift_seconds_sum").await;
+    assert!((sum - 1.538).abs() < 1e-9, "{sum}");
+    c.close().await;
+    app.stop().await;
+}
