@@ -4,18 +4,13 @@
 
 import * as api from "./api.js";
 import { RoomConnection } from "./room.js";
-import { expectedPositionMs, DRIFT_TOLERANCE_MS } from "./sync.js";
+import { Player } from "./player.js";
 
 const $ = (id) => document.getElementById(id);
 const video = $("video");
 
 let conn = null; // the open RoomConnection, if any
 let current = null; // {room, password}
-// Video events caused by applying the room's state must not be sent back as commands.
-// Only our own changes open this window, so the periodic drift check does not swallow
-// the user's clicks.
-let quietUntil = 0;
-const quiet = () => { quietUntil = Date.now() + 800; };
 
 function say(text, isError = false) {
   $("status").textContent = text;
@@ -177,7 +172,7 @@ function connect(room, password) {
     error: (f) => {
       say(f.message || f.code, true);
       // A refused command leaves the player where the user put it: put it back.
-      if (conn && conn.state) applyPlayback(conn.state);
+      player.refused();
     },
     status: say,
     closed: (reason) => {
@@ -185,6 +180,7 @@ function connect(room, password) {
       conn = null;
     },
     refused: () => explainRefusal(id, password),
+    drift: () => player.drift(),
   });
 }
 
@@ -215,8 +211,7 @@ function leaveRoom() {
   if (conn) conn.close();
   conn = null;
   $("room-pass-form").hidden = true;
-  video.removeAttribute("src");
-  video.load();
+  player.follow(null, null);
 }
 
 function onEvent(kind, data, state) {
@@ -288,65 +283,40 @@ function appendChat(m) {
   li.scrollIntoView({ block: "nearest" });
 }
 
-// ---- playback: room -> player ----
+// ---- playback ----
+
+// The player follows the room (player.js); our own buttons send commands directly.
+const player = new Player(video, {
+  get clock() { return conn ? conn.clock : null; },
+  command: (action, extra) => !!conn && conn.send({ type: "playback", action, ...extra }) !== null,
+  say,
+  buffering: (b) => { $("buffering").hidden = !b; },
+});
+// For tests and the curious: the player's measurements, from the console.
+window.synctv = { player, connection: () => conn };
 
 function applyPlayback(state) {
   const pb = state.playback;
   const movie = pb && state.playlist.find((m) => m.movie_id === pb.movie_id);
-  if (!movie) {
-    if (video.getAttribute("src")) { quiet(); video.removeAttribute("src"); video.load(); }
-    $("btn-play").textContent = "Play";
-    return;
-  }
-  if (video.getAttribute("src") !== movie.url) { quiet(); video.src = movie.url; }
-  if (video.playbackRate !== pb.rate) { quiet(); video.playbackRate = pb.rate; }
-  $("rate").value = String(pb.rate);
-  const want = expectedPositionMs(pb, conn.clock) / 1000;
-  if (Math.abs(video.currentTime - want) * 1000 > DRIFT_TOLERANCE_MS) { quiet(); video.currentTime = want; }
-  if (pb.playing && video.paused) {
-    quiet();
-    video.play().catch(() => say("Your browser blocked autoplay: press Play to join in.", true));
-  } else if (!pb.playing && !video.paused) { quiet(); video.pause(); }
-  $("btn-play").textContent = pb.playing ? "Pause" : "Play";
+  player.follow(movie ? pb : null, movie ? movie.url : null);
+  if (pb) $("rate").value = String(pb.rate);
+  $("btn-play").textContent = movie && pb.playing ? "Pause" : "Play";
 }
 
-// Drift correction: while playing, re-apply the room's state now and then.
+// How far from the room this player is, in words, once a second.
 setInterval(() => {
-  if (conn && conn.state && conn.state.playback && conn.state.playback.playing && !video.paused) {
-    applyPlayback(conn.state);
-  }
-}, 3000);
-
-// ---- playback: player -> room ----
-
-function command(action, extra = {}) {
-  if (!conn || !conn.state) return;
-  conn.send({ type: "playback", action, position_ms: Math.round(video.currentTime * 1000), ...extra });
-}
-
-const userCaused = () => Date.now() > quietUntil;
-
-video.addEventListener("play", () => userCaused() && !conn?.state?.playback?.playing && command("play"));
-video.addEventListener("pause", () => userCaused() && conn?.state?.playback?.playing && command("pause"));
-// A seek to where the room already is (our own correction finishing late, say) is not a
-// command: sending it would bounce between clients.
-video.addEventListener("seeked", () => {
-  if (!userCaused() || !conn || !conn.state || !conn.state.playback) return;
-  const want = expectedPositionMs(conn.state.playback, conn.clock);
-  if (Math.abs(video.currentTime * 1000 - want) > DRIFT_TOLERANCE_MS) command("seek");
-});
-video.addEventListener("ratechange", () => {
-  const pb = conn && conn.state && conn.state.playback;
-  if (userCaused() && pb && pb.rate !== video.playbackRate) {
-    conn.send({ type: "playback", action: "rate", rate: video.playbackRate });
-  }
-});
+  const d = player.drift();
+  $("sync-state").textContent = d === null ? "" :
+    Math.abs(d) < 100 ? `In sync (${Math.round(d)} ms)` : `Catching up (${Math.round(d)} ms)`;
+}, 1000);
 
 $("btn-play").addEventListener("click", () => {
-  const playing = conn && conn.state && conn.state.playback && conn.state.playback.playing;
+  const pb = conn && conn.state && conn.state.playback;
+  if (!pb) return;
   // The room plays but this browser refused to autoplay: join in locally, pause nobody.
-  if (playing && video.paused) { applyPlayback(conn.state); return; }
-  command(playing ? "pause" : "play");
+  if (pb.playing && video.paused) { player.join(); return; }
+  conn.send({ type: "playback", action: pb.playing ? "pause" : "play",
+    position_ms: Math.round(video.currentTime * 1000) });
 });
 
 $("rate").addEventListener("change", () => {

@@ -4,14 +4,19 @@
 
 import { Clock } from "./sync.js";
 
-const PING_EVERY_MS = 10000;
+// Pings measure the clock (sync.js) and carry the drift report; a burst at connect gives the
+// clock several samples before the first correction matters.
+const PING_EVERY_MS = 2000;
+const PING_BURST = 5;
+const PING_BURST_GAP_MS = 150;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 // Close codes after which reconnecting cannot help (see docs/protocol.md, Close codes).
 const FINAL_CLOSES = { 4002: "The room was deleted.", 4007: "You were removed from the room." };
 
 export class RoomConnection {
-  // handlers: { welcome(state), event(kind, data, state), error(frame), status(text, isError), closed(reason) }
+  // handlers: { welcome(state), event(kind, data, state), error(frame), status(text, isError),
+  //   closed(reason), refused(), drift() -> ms or null (reported on ping) }
   constructor(roomId, token, password, handlers) {
     this.roomId = roomId;
     this.token = token;
@@ -83,7 +88,7 @@ export class RoomConnection {
           this.seq = f.seq;
         }
         clearInterval(this.pinger);
-        this.ping();
+        for (let i = 0; i < PING_BURST; i++) setTimeout(() => this.ping(), i * PING_BURST_GAP_MS);
         this.pinger = setInterval(() => this.ping(), PING_EVERY_MS);
         this.h.welcome(this.state, f.resumed);
         break;
@@ -159,7 +164,10 @@ export class RoomConnection {
 
   ping() {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ type: "ping", client_time_ms: Date.now() }));
+      const f = { type: "ping", client_time_ms: Date.now() };
+      const drift = this.h.drift ? this.h.drift() : null;
+      if (drift !== null) f.drift_ms = drift;
+      this.ws.send(JSON.stringify(f));
     }
   }
 

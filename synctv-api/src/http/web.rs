@@ -26,6 +26,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("api.js", JS, include_str!("../../web/api.js")),
     ("room.js", JS, include_str!("../../web/room.js")),
     ("sync.js", JS, include_str!("../../web/sync.js")),
+    ("player.js", JS, include_str!("../../web/player.js")),
     (
         "style.css",
         "text/css; charset=utf-8",

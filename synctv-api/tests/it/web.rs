@@ -191,8 +191,9 @@ fn page_has_no_inline_script_or_style() {
     }
 }
 
-/// The playback arithmetic of `sync.js`, run by node: the expected position follows the
-/// server clock and the rate, and the clock offset comes from the least-delayed pong.
+/// The arithmetic of `sync.js`, run by node: the clock offset comes from the least-delayed
+/// pongs, the expected position follows the server clock and the rate, and drift is
+/// corrected by a bounded rate nudge or, when large or stubborn, a seek.
 #[test]
 fn sync_arithmetic() {
     // As `.mjs`: node before 20.10 reads an unmarked `.js` outside a `"type": "module"`
@@ -203,19 +204,37 @@ fn sync_arithmetic() {
     let url = format!("file://{}", copy.display());
     let script = format!(
         r#"
-import {{ Clock, expectedPositionMs }} from "{url}";
+import {{ Clock, expectedPositionMs, correction, SEEK_FROM_MS, MAX_NUDGE, NUDGE_MAX_MS }} from "{url}";
 import assert from "node:assert/strict";
-const c = new Clock();
-const now = Date.now();
-c.pong(now - 100, now + 5000 - 50);
-assert.ok(Math.abs(c.offset - 5000) < 20, "offset " + c.offset);
-c.pong(now - 1000, now + 9999);
-assert.ok(Math.abs(c.offset - 5000) < 20, "a slower pong is ignored: " + c.offset);
+let t = 1_000_000;
+const c = new Clock(() => t);
+// A pong after 100 ms whose server stamp says +5000 at the midpoint.
+c.pong(t - 100, t - 50 + 5000);
+assert.equal(c.offset, 5000);
+// A much slower pong with a skewed answer is left out.
+t += 10;
+c.pong(t - 1000, t + 9999);
+assert.equal(c.offset, 5000, "a slow pong does not count");
+// Fast samples outvote it; the fastest sets rtt.
+for (const rtt of [4, 6, 5]) {{ t += 10; c.pong(t - rtt, t - rtt / 2 + 3000); }}
+assert.ok(Math.abs(c.offset - 3000) < 50, "the fast samples win: " + c.offset);
+assert.equal(c.rtt, 4);
+assert.equal(c.serverNow(), t + c.offset);
 const paused = {{ playing: false, position_ms: 1234, rate: 2, updated_at_ms: 0 }};
 assert.equal(expectedPositionMs(paused, c), 1234);
 const pb = {{ playing: true, position_ms: 1000, rate: 2, updated_at_ms: c.serverNow() - 3000 }};
-const got = expectedPositionMs(pb, c);
-assert.ok(Math.abs(got - 7000) < 50, "position " + got);
+assert.equal(expectedPositionMs(pb, c), 7000);
+// Drift correction: in sync, nudge (bounded, towards the room), seek.
+assert.deepEqual(correction(10, 1, null, 0), {{ rate: 1, nudging: false }});
+assert.deepEqual(correction(25, 1, null, 0), {{ rate: 1, nudging: false }}, "below the nudge threshold");
+const ahead = correction(50, 1, null, 0);
+assert.ok(ahead.nudging && ahead.rate < 1 && ahead.rate >= 1 - MAX_NUDGE, "ahead slows: " + ahead.rate);
+const behind = correction(-300, 2, null, 0);
+assert.equal(behind.rate, 2 * (1 + MAX_NUDGE), "behind speeds up, capped, relative to the room's rate");
+assert.deepEqual(correction(25, 1, 0, 100), {{ rate: 1 - 25 / 500, nudging: true }}, "a running nudge goes on until in sync");
+assert.deepEqual(correction(12, 1, 0, 100), {{ rate: 1, nudging: false }});
+assert.deepEqual(correction(SEEK_FROM_MS, 1, null, 0), {{ seek: true }});
+assert.deepEqual(correction(-200, 1, 0, NUDGE_MAX_MS + 1), {{ seek: true }}, "a nudge that does not work ends in a seek");
 "#
     );
     let out = std::process::Command::new("node")

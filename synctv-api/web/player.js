@@ -1,0 +1,226 @@
+// One <video> that follows the room's playback state and turns the user's own actions on it
+// into room commands. Two rules keep several members from fighting:
+// - Only events the user caused become commands. Every change this module makes to the
+//   video (src, play, pause, seek, rate) is marked as ours first, and the event it fires
+//   is recognised and dropped, so a client following the room never echoes it back.
+// - After the user acts, corrections wait until the room answers (the event with the
+//   user's change, or an error), so the player is not dragged back to the old state in
+//   between; while the user is seeking or the video is buffering nothing is corrected.
+// Drift is corrected by sync.js's `correction`: playbackRate nudges for small drift, a seek
+// for large drift.
+
+import { correction, expectedPositionMs } from "./sync.js";
+
+const TICK_MS = 200;
+// How long the marks of our own changes, and a sent command, stay expected.
+const OURS_MS = 1500;
+const PENDING_MS = 2000;
+const HAVE_FUTURE_DATA = 3;
+
+export class Player {
+  // hooks: { clock, command(action, extra), say(text, isError), buffering(bool) }
+  constructor(video, hooks) {
+    this.v = video;
+    this.h = hooks;
+    this.pb = null; // the room's playback, or null when no movie plays
+    this.url = null;
+    this.ours = { play: 0, pause: 0, seek: 0, rate: null };
+    this.ourSeek = false; // the seek in progress is ours
+    this.pending = 0; // until when a user command awaits the room's answer
+    this.pendingVersion = -1;
+    this.nudgingSince = null;
+    this.buffering = false;
+    this.blocked = false; // the browser refused to autoplay
+    this.lastDrift = null;
+    this.seekLead = 0; // ms a seek takes while playing, learned
+    this.seekStarted = 0;
+    for (const t of ["play", "pause", "seeking", "seeked", "ratechange", "waiting", "playing", "canplay"]) {
+      video.addEventListener(t, () => this.on(t));
+    }
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  // ---- room -> player ----
+
+  // The room's state changed (welcome, a playback event, a refused command).
+  follow(pb, url) {
+    if (!pb || pb.version > this.pendingVersion) this.pending = 0;
+    this.pb = url ? pb : null;
+    if (!url) {
+      if (this.url) { this.url = null; this.mark("pause"); this.v.removeAttribute("src"); this.v.load(); }
+      return;
+    }
+    if (this.url !== url) {
+      this.url = url;
+      if (!this.v.paused) this.mark("pause");
+      this.v.src = url;
+      this.seekTo(expectedPositionMs(pb, this.h.clock));
+    }
+    this.apply(true);
+  }
+
+  // Bring play/pause, rate and position in line with the room. `changed`: the room's state
+  // just changed, so a position off by more than a nudge is sought at once.
+  apply(changed) {
+    const pb = this.pb;
+    const v = this.v;
+    if (!pb || Date.now() < this.pending) return;
+    if (!pb.playing) {
+      this.stopNudge();
+      if (!v.paused) { this.mark("pause"); v.pause(); }
+      if (Math.abs(v.currentTime * 1000 - pb.position_ms) > 40 && !v.seeking) this.seekTo(pb.position_ms);
+      this.lastDrift = null;
+      return;
+    }
+    if (v.paused && !this.blocked) {
+      this.mark("play");
+      v.play().then(() => { this.blocked = false; }, (e) => {
+        if (e && e.name === "NotAllowedError") {
+          this.blocked = true;
+          this.h.say("Your browser blocked autoplay: press Play to join in.", true);
+        }
+      });
+    }
+    if (v.seeking || this.buffering || v.readyState < HAVE_FUTURE_DATA || v.paused) {
+      this.lastDrift = null;
+      if (changed && !v.seeking) this.seekTo(expectedPositionMs(pb, this.h.clock) + this.seekLead);
+      return;
+    }
+    const want = expectedPositionMs(pb, this.h.clock);
+    if (v.duration && want >= v.duration * 1000) { this.lastDrift = null; return; }
+    const drift = v.currentTime * 1000 - want;
+    this.lastDrift = drift;
+    const c = correction(drift, pb.rate, this.nudgingSince, Date.now());
+    if (c.seek) {
+      this.stopNudge();
+      this.seekTo(want + this.seekLead);
+      return;
+    }
+    if (c.nudging && this.nudgingSince === null) this.nudgingSince = Date.now();
+    if (!c.nudging) this.nudgingSince = null;
+    this.setRate(c.rate);
+  }
+
+  tick() {
+    if (this.pb) this.apply(false);
+  }
+
+  // The room refused the user's command: follow the room's state again at once.
+  refused() {
+    this.pending = 0;
+    this.apply(true);
+  }
+
+  // The user pressed our Play button while the room plays but autoplay was refused.
+  join() {
+    this.blocked = false;
+    this.apply(true);
+  }
+
+  // The measured drift for the ping report, or null when there is nothing to measure.
+  drift() {
+    return this.lastDrift === null ? null : Math.round(this.lastDrift * 10) / 10;
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.follow(null, null);
+  }
+
+  seekTo(ms) {
+    const t = Math.max(0, ms) / 1000;
+    this.ourSeek = true;
+    this.seekStarted = performance.now();
+    this.v.currentTime = t;
+  }
+
+  setRate(r) {
+    if (Math.abs(this.v.playbackRate - r) < 1e-6) return;
+    this.ours.rate = r;
+    this.v.playbackRate = r;
+  }
+
+  stopNudge() {
+    this.nudgingSince = null;
+    if (this.pb) this.setRate(this.pb.rate);
+  }
+
+  mark(what) {
+    this.ours[what] = Date.now() + OURS_MS;
+  }
+
+  isOurs(what) {
+    const until = this.ours[what];
+    this.ours[what] = 0;
+    return Date.now() < until;
+  }
+
+  // ---- player -> room ----
+
+  on(type) {
+    const v = this.v;
+    switch (type) {
+      case "seeking":
+        // Whose seek this is is decided now: a later user drag is the user's.
+        this.seekIsOurs = this.ourSeek;
+        this.ourSeek = false;
+        break;
+      case "seeked":
+        if (this.seekIsOurs) {
+          // Learn how long a seek takes while playing, to aim that far ahead next time.
+          if (this.pb && this.pb.playing && !v.paused) {
+            const took = performance.now() - this.seekStarted;
+            this.seekLead = Math.min(1000, this.seekLead * 0.7 + took * 0.3);
+          }
+        } else this.userCommand("seek");
+        this.setBuffering(v.readyState < HAVE_FUTURE_DATA && !v.paused);
+        break;
+      case "play":
+        if (!this.isOurs("play")) this.userCommand("play");
+        break;
+      case "pause":
+        // The end of the movie pauses the video; that is nobody's command.
+        if (!this.isOurs("pause") && !v.ended) this.userCommand("pause");
+        break;
+      case "ratechange":
+        if (this.ours.rate !== null && Math.abs(v.playbackRate - this.ours.rate) < 1e-6) break;
+        if (this.pb && Math.abs(v.playbackRate - this.pb.rate) > 1e-6) {
+          this.userCommand("rate", { rate: v.playbackRate });
+        }
+        break;
+      case "waiting":
+        this.setBuffering(!v.paused);
+        break;
+      case "playing":
+        this.blocked = false;
+        this.setBuffering(false);
+        break;
+      case "canplay":
+        this.setBuffering(false);
+        break;
+      default:
+    }
+  }
+
+  setBuffering(b) {
+    if (b === this.buffering) return;
+    this.buffering = b;
+    this.h.buffering(b);
+  }
+
+  userCommand(action, extra = {}) {
+    if (!this.pb) return;
+    const pb = this.pb;
+    // A command that changes nothing is not sent: a play while the room plays, a seek to
+    // where the room already is.
+    if (action === "play" && pb.playing) return;
+    if (action === "pause" && !pb.playing) return;
+    const position = Math.round(this.v.currentTime * 1000);
+    if (action === "seek" && Math.abs(position - expectedPositionMs(pb, this.h.clock)) < 250) return;
+    if (this.h.command(action, action === "rate" ? extra : { position_ms: position, ...extra })) {
+      this.pending = Date.now() + PENDING_MS;
+      this.pendingVersion = pb.version;
+      this.nudgingSince = null;
+    }
+  }
+}
