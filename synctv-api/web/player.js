@@ -16,6 +16,8 @@ const TICK_MS = 200;
 const OURS_MS = 1500;
 const PENDING_MS = 2000;
 const HAVE_FUTURE_DATA = 3;
+// A seek of ours that lands further off than this is repeated with the learned lead.
+const RESEEK_FROM_MS = 60;
 
 export class Player {
   // hooks: { clock, command(action, extra), say(text, isError), buffering(bool) }
@@ -32,8 +34,8 @@ export class Player {
     this.buffering = false;
     this.blocked = false; // the browser refused to autoplay
     this.lastDrift = null;
-    this.seekLead = 0; // ms a seek takes while playing, learned
-    this.seekStarted = 0;
+    this.seekLead = 0; // ms a seek falls behind while playing, learned
+    this.afterSeek = false; // our seek finished; the next measurement checks it
     for (const t of ["play", "pause", "seeking", "seeked", "ratechange", "waiting", "playing", "canplay"]) {
       video.addEventListener(t, () => this.on(t));
     }
@@ -90,6 +92,18 @@ export class Player {
     if (v.duration && want >= v.duration * 1000) { this.lastDrift = null; return; }
     const drift = v.currentTime * 1000 - want;
     this.lastDrift = drift;
+    if (this.afterSeek) {
+      // The first measurement after our own seek says how far a seek falls behind (the
+      // time it takes to seek and start again): aim that much further next time, and if
+      // this one fell well short, seek again now rather than nudge for seconds.
+      this.afterSeek = false;
+      this.seekLead = Math.max(0, Math.min(2000, this.seekLead - drift));
+      if (Math.abs(drift) > RESEEK_FROM_MS) {
+        this.stopNudge();
+        this.seekTo(want + this.seekLead);
+        return;
+      }
+    }
     const c = correction(drift, pb.rate, this.nudgingSince, Date.now());
     if (c.seek) {
       this.stopNudge();
@@ -130,7 +144,6 @@ export class Player {
   seekTo(ms) {
     const t = Math.max(0, ms) / 1000;
     this.ourSeek = true;
-    this.seekStarted = performance.now();
     this.v.currentTime = t;
   }
 
@@ -166,13 +179,8 @@ export class Player {
         this.ourSeek = false;
         break;
       case "seeked":
-        if (this.seekIsOurs) {
-          // Learn how long a seek takes while playing, to aim that far ahead next time.
-          if (this.pb && this.pb.playing && !v.paused) {
-            const took = performance.now() - this.seekStarted;
-            this.seekLead = Math.min(1000, this.seekLead * 0.7 + took * 0.3);
-          }
-        } else this.userCommand("seek");
+        if (this.seekIsOurs) this.afterSeek = !!(this.pb && this.pb.playing);
+        else this.userCommand("seek");
         this.setBuffering(v.readyState < HAVE_FUTURE_DATA && !v.paused);
         break;
       case "play":

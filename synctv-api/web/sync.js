@@ -66,7 +66,7 @@ export function expectedPositionMs(pb, clock) {
 // keep up, say) ends in a seek rather than going on for ever.
 export const IN_SYNC_MS = 15;
 export const NUDGE_FROM_MS = 35;
-export const SEEK_FROM_MS = 400;
+export const SEEK_FROM_MS = 200;
 export const MAX_NUDGE = 0.1;
 export const CORRECT_OVER_MS = 500;
 export const NUDGE_MAX_MS = 5000;

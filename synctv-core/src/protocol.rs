@@ -66,7 +66,9 @@ pub enum FrameRef {
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientRequest {
-    Chat { text: String },
+    Chat {
+        text: String,
+    },
     Playback(PlaybackCommand),
     /// `drift_ms`: the client's measured distance from the room's expected position
     /// (positive: ahead), reported for the node's sync-quality histogram.

@@ -5,6 +5,7 @@ mod common;
 
 mod access;
 mod binary;
+mod browser;
 mod cluster;
 mod content;
 mod deploy;

@@ -271,8 +271,11 @@ async fn drift_reports_fill_the_sync_histogram() {
     let count = |le: &'static str| {
         let app = &app;
         async move {
-            app.metric_where("synctv_sync_drift_seconds_bucket", &[&format!("le=\"{le}\"")])
-                .await
+            app.metric_where(
+                "synctv_sync_drift_seconds_bucket",
+                &[&format!("le=\"{le}\"")],
+            )
+            .await
         }
     };
     assert_eq!(app.metric("synctv_sync_drift_seconds_count").await, 3.0);

@@ -186,11 +186,21 @@ impl TestApp {
 
     /// Start an app on an existing database (e.g. to restart on the same data).
     pub async fn spawn_on(db: Arc<TestDb>, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::spawn_listening(db, listener, tweak).await
+    }
+
+    /// Start an app on `listener` (e.g. the port a stopped app used, for clients that
+    /// reconnect to the same address).
+    pub async fn spawn_listening(
+        db: Arc<TestDb>,
+        listener: tokio::net::TcpListener,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let mut config = test_config(&db);
         tweak(&mut config);
         // `run` applies the migrations itself, as the binary does.
         let store = Store::connect(&config.database).await.expect("connect");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(synctv_api::run(
