@@ -165,7 +165,7 @@ impl ClientFrame {
             Some("ping") => serde_json::from_str::<PingBody>(text)
                 .map_err(|e| invalid(format!("ping: {e}")))
                 .and_then(|b| match b.drift_ms {
-                    Some(d) if !(d.abs() <= MAX_DRIFT_MS) => {
+                    Some(d) if !d.is_finite() || d.abs() > MAX_DRIFT_MS => {
                         Err(invalid("ping: drift_ms must be within ±86400000"))
                     }
                     drift_ms => Ok(ClientRequest::Ping {
