@@ -90,3 +90,14 @@ export const createRoom = (name, password) =>
 export const addMovie = (roomId, url, title, roomPassword) =>
   call("POST", `/api/rooms/${encodeURIComponent(roomId)}/movies`,
     title ? { url, title } : { url }, roomPassword);
+
+// Administration (owners and admins; the server checks).
+const roomPath = (id) => `/api/rooms/${encodeURIComponent(id)}`;
+export const updateRoom = (id, patch) => call("PATCH", roomPath(id), patch);
+export const deleteRoom = (id) => call("DELETE", roomPath(id));
+export const updateMember = (id, userId, patch) =>
+  call("PATCH", `${roomPath(id)}/members/${encodeURIComponent(userId)}`, patch);
+export const removeMember = (id, userId, ban) =>
+  call("DELETE", `${roomPath(id)}/members/${encodeURIComponent(userId)}${ban ? "?ban=true" : ""}`);
+export const removeMovie = (id, movieId, roomPassword) =>
+  call("DELETE", `${roomPath(id)}/movies/${encodeURIComponent(movieId)}`, undefined, roomPassword);

@@ -5,6 +5,7 @@
 import * as api from "./api.js";
 import { RoomConnection } from "./room.js";
 import { Player } from "./player.js";
+import { Admin } from "./admin.js";
 
 const $ = (id) => document.getElementById(id);
 const video = $("video");
@@ -176,8 +177,10 @@ function connect(room, password) {
     },
     status: say,
     closed: (reason) => {
+      // Removed, banned or the room is gone: back to the list, saying why.
+      leaveRoom();
+      location.hash = "#/";
       say(reason, true);
-      conn = null;
     },
     refused: () => explainRefusal(id, password),
     drift: () => player.drift(),
@@ -211,6 +214,8 @@ function leaveRoom() {
   if (conn) conn.close();
   conn = null;
   $("room-pass-form").hidden = true;
+  $("admin").hidden = true;
+  admin.dirty = false;
   player.follow(null, null);
 }
 
@@ -223,14 +228,21 @@ function onEvent(kind, data, state) {
     case "chat":
       appendChat(data);
       break;
-    case "member_joined": case "member_left": case "member_updated":
+    case "member_joined": case "member_left":
       renderMembers(state);
+      break;
+    case "member_updated": // perhaps our own role: what we may do changes
+      admin.render(state);
+      renderMembers(state);
+      renderPlaylist(state);
       break;
     case "movie_added": case "movie_removed":
       renderPlaylist(state);
       break;
     case "room_updated":
       $("room-title").textContent = state.name;
+      admin.render(state);
+      renderPlaylist(state);
       break;
     case "room_deleted":
       say("The room was deleted.", true);
@@ -241,6 +253,7 @@ function onEvent(kind, data, state) {
 
 function renderAll(state) {
   $("room-title").textContent = state.name;
+  admin.render(state);
   renderMembers(state);
   renderPlaylist(state);
   $("chat").replaceChildren();
@@ -254,7 +267,9 @@ function renderMembers(state) {
   for (const m of state.members) {
     const li = el("li", m.username);
     const role = m.user_id === state.owner_id ? "owner" : m.role;
-    li.append(el("span", ` (${role})`, "role"));
+    const tabs = m.connections > 1 ? `, ${m.connections} tabs` : "";
+    li.append(el("span", ` (${role}${tabs})`, "role"));
+    admin.memberControls(li, m, state);
     ul.append(li);
   }
 }
@@ -271,6 +286,7 @@ function renderPlaylist(state) {
     b.setAttribute("aria-label", `Play ${m.title} for everyone`);
     b.addEventListener("click", () => conn && conn.send({ type: "playback", action: "set_movie", movie_id: m.movie_id }));
     li.append(b);
+    admin.movieControls(li, m, state);
     ol.append(li);
   }
   if (state.playlist.length === 0) ol.append(el("li", "The playlist is empty: add a movie by URL."));
@@ -282,6 +298,14 @@ function appendChat(m) {
   $("chat").append(li);
   li.scrollIntoView({ block: "nearest" });
 }
+
+// Owner and admin controls (admin.js).
+const admin = new Admin({
+  room: () => ({ room_id: current.room.room_id, password: current.password }),
+  setPassword: (p) => { if (current) current.password = p; },
+  say,
+  describe,
+});
 
 // ---- playback ----
 

@@ -81,6 +81,7 @@ export class RoomConnection {
         this.backoff = BACKOFF_MIN_MS;
         this.clock.seed(f.server_time_ms);
         this.epoch = f.epoch;
+        this.nodeId = f.node_id; // which node serves us (shown to tests and the curious)
         // Resumed: the events after our seq follow (up to f.seq), so keep our seq and state
         // and let them apply. Anything else is a fresh start from the snapshot at f.seq.
         if (!f.resumed || !this.state) {

@@ -27,6 +27,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("room.js", JS, include_str!("../../web/room.js")),
     ("sync.js", JS, include_str!("../../web/sync.js")),
     ("player.js", JS, include_str!("../../web/player.js")),
+    ("admin.js", JS, include_str!("../../web/admin.js")),
     (
         "style.css",
         "text/css; charset=utf-8",

@@ -229,12 +229,12 @@ assert.deepEqual(correction(10, 1, null, 0), {{ rate: 1, nudging: false }});
 assert.deepEqual(correction(25, 1, null, 0), {{ rate: 1, nudging: false }}, "below the nudge threshold");
 const ahead = correction(50, 1, null, 0);
 assert.ok(ahead.nudging && ahead.rate < 1 && ahead.rate >= 1 - MAX_NUDGE, "ahead slows: " + ahead.rate);
-const behind = correction(-300, 2, null, 0);
+const behind = correction(-150, 2, null, 0);
 assert.equal(behind.rate, 2 * (1 + MAX_NUDGE), "behind speeds up, capped, relative to the room's rate");
 assert.deepEqual(correction(25, 1, 0, 100), {{ rate: 1 - 25 / 500, nudging: true }}, "a running nudge goes on until in sync");
 assert.deepEqual(correction(12, 1, 0, 100), {{ rate: 1, nudging: false }});
 assert.deepEqual(correction(SEEK_FROM_MS, 1, null, 0), {{ seek: true }});
-assert.deepEqual(correction(-200, 1, 0, NUDGE_MAX_MS + 1), {{ seek: true }}, "a nudge that does not work ends in a seek");
+assert.deepEqual(correction(-100, 1, 0, NUDGE_MAX_MS + 1), {{ seek: true }}, "a nudge that does not work ends in a seek");
 "#
     );
     let out = std::process::Command::new("node")

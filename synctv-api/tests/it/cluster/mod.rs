@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use synctv_core::config::Config;
 
+use crate::binary::{Proc, start};
 use crate::common::*;
 
 /// Nodes of one cluster.
@@ -89,6 +90,26 @@ impl Cluster {
         app.wait_ready().await;
         self.nodes.push(app);
         self.nodes.last().unwrap()
+    }
+
+    /// The real binary as one more node (a process a test can SIGKILL).
+    pub(crate) fn binary_node(&self, dir: &std::path::Path, name: &str) -> Proc {
+        start(
+            dir,
+            &[],
+            &[
+                ("SYNCTV__SERVER__BIND", "127.0.0.1:0"),
+                ("SYNCTV__DATABASE__URL", self.db.url.as_str()),
+                ("SYNCTV__REDIS__URL", self.redis_url.as_str()),
+                ("SYNCTV__REDIS__KEY_PREFIX", self.prefix.as_str()),
+                ("SYNCTV__REDIS__CANARY_INTERVAL_MS", "100"),
+                ("SYNCTV__REDIS__CANARY_TIMEOUT_MS", "1000"),
+                ("SYNCTV__AUTH__JWT_SECRET", TEST_SECRET),
+                ("SYNCTV__AUTH__PASSWORD_HASH_MEMORY_KIB", "1024"),
+                ("SYNCTV__CLUSTER__NODE_TTL_SECS", "3"),
+                ("NODE_NAME", name),
+            ],
+        )
     }
 
     pub fn node(&self, i: usize) -> &TestApp {

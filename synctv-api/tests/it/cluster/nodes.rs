@@ -4,27 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::binary::{Proc, refuse, start};
-
-/// The real binary as one more node of `cluster`.
-fn binary_node(cluster: &Cluster, dir: &std::path::Path, name: &str) -> Proc {
-    start(
-        dir,
-        &[],
-        &[
-            ("SYNCTV__SERVER__BIND", "127.0.0.1:0"),
-            ("SYNCTV__DATABASE__URL", cluster.db.url.as_str()),
-            ("SYNCTV__REDIS__URL", cluster.redis_url.as_str()),
-            ("SYNCTV__REDIS__KEY_PREFIX", cluster.prefix.as_str()),
-            ("SYNCTV__REDIS__CANARY_INTERVAL_MS", "100"),
-            ("SYNCTV__REDIS__CANARY_TIMEOUT_MS", "1000"),
-            ("SYNCTV__AUTH__JWT_SECRET", TEST_SECRET),
-            ("SYNCTV__AUTH__PASSWORD_HASH_MEMORY_KIB", "1024"),
-            ("SYNCTV__CLUSTER__NODE_TTL_SECS", "3"),
-            ("NODE_NAME", name),
-        ],
-    )
-}
+use crate::binary::refuse;
 
 async fn status_names(app: &TestApp) -> Vec<String> {
     let (_, body) = app.get("/api/cluster/status", None).await;
@@ -42,7 +22,7 @@ async fn status_names(app: &TestApp) -> Vec<String> {
 async fn a_node_killed_with_sigkill_leaves_presence_and_the_registry() {
     let cluster = Cluster::start(1).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut doomed = binary_node(&cluster, dir.path(), "doomed");
+    let mut doomed = cluster.binary_node(dir.path(), "doomed");
     let (owner, room, _) = room_with_movie(cluster.node(0), json!({})).await;
     let observer = cluster.node(0).record(&room, &owner, "", "observer").await;
     observer.wait("welcome", |f| !f.is_empty()).await;
@@ -171,7 +151,7 @@ async fn the_operator_drops_dead_nodes_and_resyncs_rooms() {
 
     // A binary node dies; the operator drops it at once (no waiting for housekeeping).
     let dir = tempfile::tempdir().unwrap();
-    let mut doomed = binary_node(&cluster, dir.path(), "doomed");
+    let mut doomed = cluster.binary_node(dir.path(), "doomed");
     let (owner, room, _) = room_with_movie(n0, json!({})).await;
     let observer = n0.record(&room, &owner, "", "observer").await;
     observer.wait("welcome", |f| !f.is_empty()).await;
