@@ -132,6 +132,7 @@ async fn click(page: &Client, css: &str) {
 
 async fn screenshot(page: &Client, name: &str) {
     if let Ok(dir) = std::env::var("SYNCTV_SCREENSHOTS") {
+        js(page, "window.scrollTo(0, 0); return true").await;
         let png = page.screenshot().await.unwrap();
         std::fs::write(PathBuf::from(dir).join(name), png).unwrap();
     }
