@@ -71,6 +71,7 @@ export class RoomConnection {
       // Jitter spreads the reconnects of many clients of one failed node.
       delay = Math.round(delay * (0.75 + Math.random() * 0.5));
       this.h.status(`Disconnected; reconnecting in ${Math.ceil(delay / 1000)} s…`, true);
+      clearTimeout(this.timer);
       this.timer = setTimeout(() => this.connect(), delay);
     };
   }
@@ -105,10 +106,24 @@ export class RoomConnection {
       case "error":
         this.h.error(f);
         break;
-      case "shutdown":
+      case "shutdown": {
+        // The node is draining: after its delay, move on (the load balancer picks a node
+        // that takes us) without waiting for the drain to end; the resume covers the gap.
+        // If the node closes first, onclose waits out the same delay.
         this.retryAfter = f.reconnect_after_ms;
+        const old = this.ws;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => {
+          if (this.stopped || this.ws !== old) return;
+          this.ws = null; // its close is ours: no backoff, no refusal to explain
+          this.retryAfter = null;
+          clearInterval(this.pinger);
+          old.close(1000);
+          this.connect();
+        }, f.reconnect_after_ms);
         this.h.status("The server is restarting; you will be reconnected.", false);
         break;
+      }
       default: // ack and anything newer: nothing to do
     }
   }

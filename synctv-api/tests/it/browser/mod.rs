@@ -11,8 +11,8 @@
 //!
 //! `SYNCTV_SCREENSHOTS=<dir>` also saves screenshots of the main screens there (the README's).
 
+mod behind_nginx;
 mod single;
-mod two_nodes;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
