@@ -193,6 +193,10 @@ impl ApiMetrics {
                 "WebSocket connections open now.",
             ),
             rooms_active: gauge("synctv_rooms_active", "Rooms held in memory on this node."),
+            rooms_unreconciled: gauge(
+                "synctv_rooms_unreconciled",
+                "Rooms this node served alone during a Redis outage, not yet reconciled.",
+            ),
         };
         let sync_drift = histogram(
             SYNC_DRIFT,

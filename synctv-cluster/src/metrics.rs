@@ -78,6 +78,9 @@ pub struct ClusterMetrics {
     pub connections_active: Gauge,
     /// Rooms with materialized state on this node now.
     pub rooms_active: Gauge,
+    /// Rooms this node served alone during a Redis outage, awaiting reconciliation (a new
+    /// epoch and a fresh snapshot for every node's clients) now that Redis is back.
+    pub rooms_unreconciled: Gauge,
     /// Missing events read back from a room's stream.
     pub gap_fills: Counter,
     /// Rooms reloaded with a fresh snapshot for their clients (epoch change, lost events,
@@ -109,6 +112,7 @@ impl Default for ClusterMetrics {
             connections_total: Counter::noop(),
             connections_active: Gauge::noop(),
             rooms_active: Gauge::noop(),
+            rooms_unreconciled: Gauge::noop(),
             gap_fills: Counter::noop(),
             resyncs: Counter::noop(),
             redis_errors: Counter::noop(),

@@ -473,11 +473,12 @@ impl ClusterManager {
     }
 
     fn mark_dirty(&self, room: &RoomId) {
+        let mut dirty = self.inner.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        dirty.insert(room.clone());
         self.inner
-            .dirty
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(room.clone());
+            .metrics
+            .rooms_unreconciled
+            .set(dirty.len() as f64);
     }
 
     fn dirty_rooms(&self) -> Vec<RoomId> {
@@ -491,10 +492,11 @@ impl ClusterManager {
     }
 
     fn clear_dirty(&self, room: &RoomId) {
+        let mut dirty = self.inner.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        dirty.remove(room);
         self.inner
-            .dirty
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(room);
+            .metrics
+            .rooms_unreconciled
+            .set(dirty.len() as f64);
     }
 }

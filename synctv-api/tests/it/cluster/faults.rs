@@ -55,9 +55,9 @@ async fn redis_check(app: &TestApp) -> (u16, String) {
     )
 }
 
-/// Every client's latest welcome holds `texts` in its recent chat, and all agree on the
-/// epoch and seq of that snapshot.
-async fn converged(clients: &[Recording], texts: &[&str]) {
+/// Every client's latest welcome holds `texts` in its recent chat, every node has reconciled,
+/// and all clients agree on the epoch and seq of that snapshot.
+async fn converged(cluster: &Cluster, clients: &[Recording], texts: &[&str]) {
     for c in clients {
         c.wait("a fresh snapshot with the outage's chat", |frames| {
             frames
@@ -73,7 +73,14 @@ async fn converged(clients: &[Recording], texts: &[&str]) {
         })
         .await;
     }
-    // The last reconciliation may bump the epoch once more: wait until all agree.
+    // Each node that served the room alone starts one more epoch when it reconciles: wait
+    // until none has a room left to reconcile, then until all clients agree.
+    for n in &cluster.nodes {
+        eventually("every room reconciled", || async {
+            n.metric("synctv_rooms_unreconciled").await == 0.0
+        })
+        .await;
+    }
     let same = || {
         let w: Vec<_> = clients
             .iter()
@@ -146,7 +153,7 @@ async fn redis_killed_mid_stream_and_restarted() {
     for n in &cluster.nodes {
         n.wait_ready().await;
     }
-    converged(&clients, &texts).await;
+    converged(&cluster, &clients, &texts).await;
     no_duplicate_seq(&clients);
     for c in &clients {
         assert_eq!(c.since_last_welcome().0["resumed"], false);
@@ -180,7 +187,7 @@ async fn redis_paused_then_back() {
     for n in &cluster.nodes {
         n.wait_ready().await;
     }
-    converged(&clients, &texts).await;
+    converged(&cluster, &clients, &texts).await;
     no_duplicate_seq(&clients);
     one_stream_again(&mut clients).await;
     drop(clients);
