@@ -65,6 +65,10 @@ impl Driver {
                     "--autoplay-policy=no-user-gesture-required",
                     "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                     "--window-size=1280,900",
+                    // Talk DevTools over a pipe, not a local port: in a bare Debian root
+                    // (no /etc/hosts entry for localhost) chromedriver cannot reach the
+                    // port and reports "unable to connect to renderer".
+                    "--remote-debugging-pipe",
                 ],
             }),
         );
