@@ -119,6 +119,12 @@ async fn until(page: &Client, what: &str, script: &str) {
     }
 }
 
+/// Wait until the view `view-<name>` is shown.
+async fn until_shown(page: &Client, what: &str, name: &str) {
+    let script = format!("return !document.getElementById('view-{name}').hidden");
+    until(page, what, &script).await;
+}
+
 async fn fill(page: &Client, id: &str, text: &str) {
     let e = page.find(Locator::Id(id)).await.unwrap();
     e.clear().await.unwrap();
@@ -202,40 +208,20 @@ fn p99(d: &[(f64, f64)]) -> f64 {
 
 async fn sign_in_as_member(page: &Client, base: &str, name: &str) {
     page.goto(&format!("{base}/")).await.unwrap();
-    until(
-        page,
-        "the sign-in view",
-        "return !document.getElementById('view-auth').hidden",
-    )
-    .await;
+    until_shown(page, "the sign-in view", "auth").await;
     screenshot(page, "sign-in.png").await;
     fill(page, "acct-user", name).await;
     fill(page, "acct-pass", "correct horse battery").await;
     click(page, "#account-form button[value=register]").await;
-    until(
-        page,
-        "the room list",
-        "return !document.getElementById('view-rooms').hidden",
-    )
-    .await;
+    until_shown(page, "the room list", "rooms").await;
 }
 
 async fn sign_in_as_guest(page: &Client, base: &str, name: &str) {
     page.goto(&format!("{base}/")).await.unwrap();
-    until(
-        page,
-        "the sign-in view",
-        "return !document.getElementById('view-auth').hidden",
-    )
-    .await;
+    until_shown(page, "the sign-in view", "auth").await;
     fill(page, "guest-name", name).await;
     click(page, "#guest-form button").await;
-    until(
-        page,
-        "the room list",
-        "return !document.getElementById('view-rooms').hidden",
-    )
-    .await;
+    until_shown(page, "the room list", "rooms").await;
 }
 
 fn text_in(id: &str, text: &str) -> String {

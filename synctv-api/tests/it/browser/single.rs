@@ -150,12 +150,7 @@ async fn admin_controls(a: &Client, b: &Client) {
     .await;
 
     click(a, "#members button[aria-label='Remove bob from the room']").await;
-    until(
-        b,
-        "bob back at the room list",
-        "return !document.getElementById('view-rooms').hidden",
-    )
-    .await;
+    until_shown(b, "bob back at the room list", "rooms").await;
     until(b, "bob told why", &text_in("status", "removed")).await;
     until(
         a,
@@ -166,11 +161,6 @@ async fn admin_controls(a: &Client, b: &Client) {
 
     click(a, "#delete-room").await;
     click(a, "#delete-confirm").await;
-    until(
-        a,
-        "alice back at the room list",
-        "return !document.getElementById('view-rooms').hidden",
-    )
-    .await;
+    until_shown(a, "alice back at the room list", "rooms").await;
     until(a, "alice told why", &text_in("status", "deleted")).await;
 }
