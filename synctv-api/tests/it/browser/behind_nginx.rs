@@ -45,9 +45,9 @@ async fn a_page_follows_the_room_across_a_node_kill_and_a_drain() {
     let base = format!("http://{}", nginx.addr());
     let host = video_host().await;
     let driver = Driver::start().await;
-    let (a, b) = (driver.page().await, driver.page().await);
+    let (a, b) = (driver.page("alice").await, driver.page("bob").await);
 
-    open_room(&a, &b, &base, &host, false).await;
+    open_room(&a, &b, &base, &host.url, false).await;
     click(&a, "#btn-play").await;
     let started = js(&a, NOW).await.as_f64().unwrap();
     convergence(&a, &b, started, "play").await;

@@ -2,12 +2,16 @@
 //! chromedriver (WebDriver) by fantoccini. Two browsers (two chromium processes, so neither
 //! is a throttled background tab) open one room through the UI; one plays and seeks a real
 //! WebM video, the other must follow closely. `single` runs one node (sync, chat, presence,
-//! a server restart, the admin controls, keyboard and labels); `two_nodes` runs two binary
-//! nodes behind the shipped nginx config and kills the one a page is on.
+//! a server restart, a member whose video is slow to arrive, two seeks at once, speed and
+//! pause, the admin controls, keyboard and labels); `behind_nginx` runs three binary nodes behind the shipped
+//! nginx config and kills, then drains, the one a page is on.
 //!
 //! Positions are sampled inside each page every 100 ms with the wall clock
 //! (`performance.timeOrigin + performance.now()`, one clock for both processes) and compared
 //! here: the follower against the leader, interpolated at the follower's sample times.
+//!
+//! The video is `tests/fixtures/testsrc.webm`: 60 s of ffmpeg's `testsrc` pattern in VP8,
+//! 290 KB, served by `video_host` on its own port as a movie host would serve it.
 //!
 //! `SYNCTV_SCREENSHOTS=<dir>` also saves screenshots of the main screens there (the README's).
 
@@ -16,6 +20,7 @@ mod single;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -52,7 +57,8 @@ impl Driver {
         Driver { child, url }
     }
 
-    async fn page(&self) -> Client {
+    /// A new browser; its user agent ends with `who`, so the video host can tell it apart.
+    async fn page(&self, who: &str) -> Client {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -65,6 +71,7 @@ impl Driver {
                     "--autoplay-policy=no-user-gesture-required",
                     "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                     "--window-size=1280,900",
+                    format!("--user-agent=Mozilla/5.0 (X11; Linux x86_64) synctv-test {who}"),
                     // Talk DevTools over a pipe, not a local port: in a bare Debian root
                     // (no /etc/hosts entry for localhost) chromedriver cannot reach the
                     // port and reports "unable to connect to renderer".
@@ -89,13 +96,54 @@ impl Drop for Driver {
 }
 
 /// Serves `tests/fixtures/` (the test video) with range requests, as a movie host would.
-async fn video_host() -> String {
+/// `hold(who)` keeps back requests for `?copy=` URLs from `who`'s browser until `release()`:
+/// one member's slow network, while everybody else's video arrives at once.
+struct VideoHost {
+    url: String,
+    held: Arc<tokio::sync::watch::Sender<Option<String>>>,
+}
+
+impl VideoHost {
+    fn hold(&self, who: &str) {
+        self.held.send_replace(Some(who.to_string()));
+    }
+
+    fn release(&self) {
+        self.held.send_replace(None);
+    }
+}
+
+async fn video_host() -> VideoHost {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let app = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(dir));
+    let held = Arc::new(tokio::sync::watch::channel(None::<String>).0);
+    let gate = held.clone();
+    let hold = move |req: axum::extract::Request, next: axum::middleware::Next| {
+        let mut rx = gate.subscribe();
+        async move {
+            let ua = req
+                .headers()
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            if req.uri().query().is_some_and(|q| q.contains("copy=")) {
+                let _ = rx
+                    .wait_for(|who| who.as_deref().is_none_or(|who| !ua.ends_with(who)))
+                    .await;
+            }
+            next.run(req).await
+        }
+    };
+    let app = axum::Router::new()
+        .fallback_service(tower_http::services::ServeDir::new(dir))
+        .layer(axum::middleware::from_fn(hold));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    VideoHost {
+        url: format!("http://{addr}"),
+        held,
+    }
 }
 
 async fn js(page: &Client, script: &str) -> Value {

@@ -1,5 +1,6 @@
 //! One node: two browsers in sync through play, seek and 20 s of playback, chat and
-//! presence, a restart survived, then the owner's controls and their effect on the other.
+//! presence, a restart survived, a member whose video is slow to arrive, two seeks at once,
+//! speed and pause, then the owner's controls and their effect on the other.
 
 use super::*;
 use crate::common::{DbKind, TestApp, TestDb};
@@ -14,9 +15,9 @@ async fn two_browsers_stay_in_sync_and_survive_a_restart() {
     let base = app.base.clone();
     let host = video_host().await;
     let driver = Driver::start().await;
-    let (a, b) = (driver.page().await, driver.page().await);
+    let (a, b) = (driver.page("alice").await, driver.page("bob").await);
 
-    open_room(&a, &b, &base, &host, true).await;
+    open_room(&a, &b, &base, &host.url, true).await;
 
     // Chat both ways; Bob's by keyboard alone.
     fill(&a, "chat-text", "hello bob").await;
@@ -38,7 +39,7 @@ async fn two_browsers_stay_in_sync_and_survive_a_restart() {
     // Alice seeks (as a user drags the bar: a plain currentTime change).
     let seek_at = js(
         &a,
-        &format!("document.getElementById('video').currentTime = 30; {NOW}"),
+        &format!("document.getElementById('video').currentTime = 25; {NOW}"),
     )
     .await
     .as_f64()
@@ -89,6 +90,9 @@ async fn two_browsers_stay_in_sync_and_survive_a_restart() {
     let d = diffs(&samples(&a).await, &samples(&b).await, back_at + 1000.0);
     assert!(p99(&d) <= 100.0, "in sync after the restart: {d:?}");
 
+    buffering_drags_nobody(&a, &b, &host).await;
+    seeks_at_once_settle(&a, &b).await;
+    rate_and_pause(&a, &b).await;
     admin_controls(&a, &b).await;
 
     let _ = a.close().await;
@@ -96,8 +100,155 @@ async fn two_browsers_stay_in_sync_and_survive_a_restart() {
     app.stop().await;
 }
 
+/// Alice starts a second copy of the movie, which the host holds back from Bob's browser:
+/// Bob's page says it is buffering, Alice plays on undisturbed and the room's playback is
+/// not touched; once the video reaches Bob, his page catches up by itself.
+async fn buffering_drags_nobody(a: &Client, b: &Client, host: &VideoHost) {
+    host.hold("bob");
+    fill(a, "movie-url", &format!("{}/testsrc.webm?copy=2", host.url)).await;
+    fill(a, "movie-title", "Slow copy").await;
+    click(a, "#movie-form button").await;
+    until(
+        a,
+        "the copy in the playlist",
+        &text_in("playlist", "Slow copy"),
+    )
+    .await;
+    click(
+        a,
+        "#playlist button[aria-label='Play Slow copy for everyone']",
+    )
+    .await;
+    until(
+        a,
+        "the copy loaded at alice's",
+        "const v = document.getElementById('video'); \
+         return v.src.includes('copy=2') && v.readyState >= 2",
+    )
+    .await;
+    click(a, "#btn-play").await;
+    until(
+        b,
+        "bob's page says it is buffering",
+        "return !document.getElementById('buffering').hidden",
+    )
+    .await;
+    const VERSION: &str = "return window.synctv.connection().state.playback.version";
+    let (version, from) = (js(a, VERSION).await, js(a, NOW).await.as_f64().unwrap());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(js(a, VERSION).await, version, "the room's playback changed");
+    let held: Vec<_> = samples(a)
+        .await
+        .into_iter()
+        .filter(|s| s.0 >= from)
+        .collect();
+    let (first, last) = (held[0], held[held.len() - 1]);
+    let speed = (last.1 - first.1) / (last.0 - first.0);
+    assert!(
+        held.iter().all(|s| !s.2) && (0.9..1.1).contains(&speed),
+        "alice was held up while bob buffered: speed {speed}, samples {held:?}"
+    );
+    assert!(
+        js(b, "return !document.getElementById('buffering').hidden").await == json!(true),
+        "bob's page stopped saying it buffers while his video was held"
+    );
+
+    host.release();
+    let released = js(a, NOW).await.as_f64().unwrap();
+    let ms = convergence(a, b, released, "after buffering").await;
+    until(
+        b,
+        "bob's buffering notice gone",
+        "return document.getElementById('buffering').hidden",
+    )
+    .await;
+    eprintln!("browser sync: caught up {ms:.0} ms after the held video arrived");
+    assert!(ms <= 1000.0, "caught up {ms} ms after the video arrived");
+}
+
+/// Alice and Bob seek to different places at the same moment. The room takes both in some
+/// order and both players end where the last one put it: no player answers a correction
+/// with a command of its own, so the playback version stops moving and they stay together.
+async fn seeks_at_once_settle(a: &Client, b: &Client) {
+    const VERSION: &str = "return window.synctv.connection().state.playback.version";
+    let before = js(a, VERSION).await.as_u64().unwrap();
+    let seek = |to: u32| format!("document.getElementById('video').currentTime = {to}; {NOW}");
+    let (to_a, to_b) = (seek(20), seek(35));
+    let (at, _) = tokio::join!(js(a, &to_a), js(b, &to_b));
+    let at = at.as_f64().unwrap();
+    let ms = convergence(a, b, at, "seeks at once").await;
+    let settled = js(a, VERSION).await.as_u64().unwrap();
+    assert!(
+        settled <= before + 2,
+        "two seeks moved the playback version {} times",
+        settled - before
+    );
+    let quiet_from = js(a, NOW).await.as_f64().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        js(a, VERSION).await.as_u64().unwrap(),
+        settled,
+        "still moving"
+    );
+    assert_eq!(
+        js(b, VERSION).await.as_u64().unwrap(),
+        settled,
+        "bob's view differs"
+    );
+    let p = p99_since(a, b, quiet_from).await;
+    eprintln!("browser sync: two seeks at once settled in {ms:.0} ms, then p99 {p:.1} ms");
+    assert!(ms <= 500.0, "converged {ms} ms after two seeks at once");
+    assert!(p <= 100.0, "apart after two seeks at once: p99 {p} ms");
+}
+
+/// Alice picks 1.5× and then pauses, through the page's own controls; Bob's player follows
+/// each within 500 ms, and the two stop at the same frame within 100 ms.
+async fn rate_and_pause(a: &Client, b: &Client) {
+    let at = js(a, NOW).await.as_f64().unwrap();
+    a.find(Locator::Id("rate"))
+        .await
+        .unwrap()
+        .select_by_value("1.5")
+        .await
+        .unwrap();
+    let rate_ms = convergence(a, b, at, "speed").await;
+    let rate = js(b, "return document.getElementById('video').playbackRate").await;
+    assert!(
+        (1.35..=1.65).contains(&rate.as_f64().unwrap()),
+        "bob plays at {rate}"
+    );
+
+    let at = js(a, NOW).await.as_f64().unwrap();
+    click(a, "#btn-play").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let paused_ms = samples(b)
+        .await
+        .iter()
+        .find(|s| s.0 >= at && s.2)
+        .map(|s| s.0 - at)
+        .expect("bob's player never paused");
+    const POS: &str =
+        "const v = document.getElementById('video'); return [v.paused, v.currentTime]";
+    let (pa, pb) = (js(a, POS).await, js(b, POS).await);
+    let apart = (pa[1].as_f64().unwrap() - pb[1].as_f64().unwrap()).abs() * 1000.0;
+    eprintln!(
+        "browser sync: speed followed in {rate_ms:.0} ms, pause in {paused_ms:.0} ms, \
+         paused {apart:.1} ms apart"
+    );
+    assert!(
+        pa[0] == json!(true) && pb[0] == json!(true),
+        "not both paused"
+    );
+    assert!(
+        rate_ms <= 500.0,
+        "converged {rate_ms} ms after the speed change"
+    );
+    assert!(paused_ms <= 500.0, "bob paused {paused_ms} ms after alice");
+    assert!(apart <= 100.0, "paused {apart} ms apart");
+}
+
 /// Alice, the owner, renames the room and restricts chat to members (Bob, a guest, is told
-/// so in words), removes the movie, removes Bob (his page goes back to the list saying
+/// so in words), removes both movies, removes Bob (his page goes back to the list saying
 /// why) and deletes the room.
 async fn admin_controls(a: &Client, b: &Client) {
     until(
@@ -141,10 +292,22 @@ async fn admin_controls(a: &Client, b: &Client) {
         "a refused message reached the room"
     );
 
-    click(a, "#playlist button[aria-label^=Remove]").await;
+    for title in ["Test pattern", "Slow copy"] {
+        click(
+            a,
+            &format!("#playlist button[aria-label='Remove {title} from the playlist']"),
+        )
+        .await;
+        until(
+            b,
+            &format!("{title} gone at bob's"),
+            &format!("return !document.getElementById('playlist').textContent.includes({title:?})"),
+        )
+        .await;
+    }
     until(
         b,
-        "the movie gone at bob's",
+        "the empty playlist at bob's",
         &text_in("playlist", "The playlist is empty"),
     )
     .await;
