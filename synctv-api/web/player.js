@@ -18,6 +18,8 @@ const PENDING_MS = 2000;
 const HAVE_FUTURE_DATA = 3;
 // A seek of ours that lands further off than this is repeated with the learned lead.
 const RESEEK_FROM_MS = 60;
+// currentTime reads back what was set, give or take rounding.
+const SAME_TIME_S = 0.002;
 
 export class Player {
   // hooks: { clock, command(action, extra), say(text, isError), buffering(bool) }
@@ -27,7 +29,11 @@ export class Player {
     this.pb = null; // the room's playback, or null when no movie plays
     this.url = null;
     this.ours = { play: 0, pause: 0, seek: 0, rate: null };
-    this.ourSeek = false; // the seek in progress is ours
+    // Where our last seek went (seconds). A seek is recognised as ours by its target, not by
+    // a flag consumed at the next `seeking`: a seek made before the metadata has loaded
+    // fires no `seeking` until the metadata arrives (if at all), and several seeks in a row
+    // fire their events after the last one, all reporting its target.
+    this.ourSeekTo = null;
     this.pending = 0; // until when a user command awaits the room's answer
     this.pendingVersion = -1;
     this.nudgingSince = null;
@@ -143,7 +149,7 @@ export class Player {
 
   seekTo(ms) {
     const t = Math.max(0, ms) / 1000;
-    this.ourSeek = true;
+    this.ourSeekTo = t;
     this.v.currentTime = t;
   }
 
@@ -174,9 +180,8 @@ export class Player {
     const v = this.v;
     switch (type) {
       case "seeking":
-        // Whose seek this is is decided now: a later user drag is the user's.
-        this.seekIsOurs = this.ourSeek;
-        this.ourSeek = false;
+        // Whose seek this is is decided now, while currentTime is its target.
+        this.seekIsOurs = this.ourSeekTo !== null && Math.abs(v.currentTime - this.ourSeekTo) < SAME_TIME_S;
         break;
       case "seeked":
         if (this.seekIsOurs) this.afterSeek = !!(this.pb && this.pb.playing);

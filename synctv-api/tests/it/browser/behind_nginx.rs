@@ -93,6 +93,7 @@ async fn a_page_follows_the_room_across_a_node_kill_and_a_drain() {
     )
     .await;
     convergence(&a, &b, seeked, "seek while away").await;
+    took_the_seek(&b, 40.0).await;
 
     // SIGTERM the node Bob is on now: it sends `shutdown`, and Bob's page moves to the
     // last node after the delay it was given, without waiting for the drain to end.

@@ -188,11 +188,21 @@ async fn click(page: &Client, css: &str) {
         .unwrap();
 }
 
+/// The whole page, from the top: the window grows to the page's height for the picture.
 async fn screenshot(page: &Client, name: &str) {
     if let Ok(dir) = std::env::var("SYNCTV_SCREENSHOTS") {
+        let rect = page.get_window_rect().await.unwrap();
+        let chrome = "return document.documentElement.scrollHeight + outerHeight - innerHeight";
+        let height = js(page, chrome).await.as_f64().unwrap().min(2000.0);
+        page.set_window_size(rect.2 as u32, height as u32)
+            .await
+            .unwrap();
         js(page, "window.scrollTo(0, 0); return true").await;
         let png = page.screenshot().await.unwrap();
         std::fs::write(PathBuf::from(dir).join(name), png).unwrap();
+        page.set_window_size(rect.2 as u32, rect.3 as u32)
+            .await
+            .unwrap();
     }
 }
 
@@ -342,6 +352,22 @@ async fn open_room(a: &Client, b: &Client, base: &str, host: &str, bob_guest: bo
         .await;
         js(p, START_SAMPLING).await;
     }
+}
+
+/// The room's playback as this page knows it.
+const PLAYBACK: &str = "return window.synctv.connection().state.playback";
+
+/// The user's seek to `to` seconds (or beyond) reached the room rather than being pulled
+/// back by the player: the room's position and the page's video are both past it.
+async fn took_the_seek(page: &Client, to: f64) {
+    let pb = js(page, PLAYBACK).await;
+    let room = pb["position_ms"].as_f64().unwrap() / 1000.0;
+    let video = js(page, "return document.getElementById('video').currentTime").await;
+    let video = video.as_f64().unwrap();
+    assert!(
+        (to - 0.5..to + 20.0).contains(&room) && (to..to + 20.0).contains(&video),
+        "the seek to {to} s did not take: room {pb}, video at {video} s"
+    );
 }
 
 /// The node this page's socket is on (from its last welcome).

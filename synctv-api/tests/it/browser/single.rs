@@ -45,6 +45,7 @@ async fn two_browsers_stay_in_sync_and_survive_a_restart() {
     .as_f64()
     .unwrap();
     let seek_ms = convergence(&a, &b, seek_at, "seek").await;
+    took_the_seek(&a, 25.0).await;
     screenshot(&a, "room.png").await;
 
     // Steady state: 20 s sampled every 100 ms.
@@ -133,10 +134,15 @@ async fn buffering_drags_nobody(a: &Client, b: &Client, host: &VideoHost) {
         "return !document.getElementById('buffering').hidden",
     )
     .await;
-    const VERSION: &str = "return window.synctv.connection().state.playback.version";
-    let (version, from) = (js(a, VERSION).await, js(a, NOW).await.as_f64().unwrap());
+    until(
+        a,
+        "the room playing at alice's",
+        &format!("{PLAYBACK}.playing"),
+    )
+    .await;
+    let (before, from) = (js(a, PLAYBACK).await, js(a, NOW).await.as_f64().unwrap());
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(js(a, VERSION).await, version, "the room's playback changed");
+    assert_eq!(js(a, PLAYBACK).await, before, "the room's playback changed");
     let held: Vec<_> = samples(a)
         .await
         .into_iter()
@@ -166,37 +172,58 @@ async fn buffering_drags_nobody(a: &Client, b: &Client, host: &VideoHost) {
     assert!(ms <= 1000.0, "caught up {ms} ms after the video arrived");
 }
 
-/// Alice and Bob seek to different places at the same moment. The room takes both in some
-/// order and both players end where the last one put it: no player answers a correction
-/// with a command of its own, so the playback version stops moving and they stay together.
+/// Bob, a guest, may not control playback by default: his seek is refused, he is told so
+/// and his player returns to the room. Once Alice lets guests control playback, the two
+/// seek to different places at the same moment: the room takes both, in some order, and
+/// both players end where the last one put it. No player answers a correction with a
+/// command of its own, so the playback version stops moving and the two stay together.
 async fn seeks_at_once_settle(a: &Client, b: &Client) {
-    const VERSION: &str = "return window.synctv.connection().state.playback.version";
-    let before = js(a, VERSION).await.as_u64().unwrap();
+    let version = |p| async move { js(p, &format!("{PLAYBACK}.version")).await };
     let seek = |to: u32| format!("document.getElementById('video').currentTime = {to}; {NOW}");
+    let before = version(a).await;
+    let at = js(b, &seek(40)).await.as_f64().unwrap();
+    until(
+        b,
+        "bob told his seek was refused",
+        &text_in("status", "may not control playback"),
+    )
+    .await;
+    let back_ms = convergence(a, b, at, "a refused seek").await;
+    assert_eq!(version(a).await, before, "a guest's seek changed the room");
+
+    click(a, "#admin summary").await;
+    let role = a.find(Locator::Id("set-playback")).await.unwrap();
+    role.select_by_value("guest").await.unwrap();
+    click(a, "#settings-form button[type=submit]").await;
+    until(
+        a,
+        "the settings saved",
+        &text_in("status", "Settings saved"),
+    )
+    .await;
+    click(a, "#admin summary").await;
+
+    let before = version(a).await.as_u64().unwrap();
     let (to_a, to_b) = (seek(20), seek(35));
     let (at, _) = tokio::join!(js(a, &to_a), js(b, &to_b));
     let at = at.as_f64().unwrap();
     let ms = convergence(a, b, at, "seeks at once").await;
-    let settled = js(a, VERSION).await.as_u64().unwrap();
-    assert!(
-        settled <= before + 2,
-        "two seeks moved the playback version {} times",
-        settled - before
-    );
+    let settled = version(a).await.as_u64().unwrap();
+    assert_eq!(settled, before + 2, "two seeks, playback versions");
+    took_the_seek(a, 20.0).await;
     let quiet_from = js(a, NOW).await.as_f64().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(
-        js(a, VERSION).await.as_u64().unwrap(),
-        settled,
-        "still moving"
-    );
-    assert_eq!(
-        js(b, VERSION).await.as_u64().unwrap(),
-        settled,
-        "bob's view differs"
-    );
+    assert_eq!(version(a).await, json!(settled), "still moving");
+    assert_eq!(version(b).await, json!(settled), "bob's view differs");
     let p = p99_since(a, b, quiet_from).await;
-    eprintln!("browser sync: two seeks at once settled in {ms:.0} ms, then p99 {p:.1} ms");
+    eprintln!(
+        "browser sync: a refused seek undone in {back_ms:.0} ms; two seeks at once settled \
+         in {ms:.0} ms, then p99 {p:.1} ms"
+    );
+    assert!(
+        back_ms <= 500.0,
+        "back with the room {back_ms} ms after a refused seek"
+    );
     assert!(ms <= 500.0, "converged {ms} ms after two seeks at once");
     assert!(p <= 100.0, "apart after two seeks at once: p99 {p} ms");
 }
@@ -212,6 +239,11 @@ async fn rate_and_pause(a: &Client, b: &Client) {
         .await
         .unwrap();
     let rate_ms = convergence(a, b, at, "speed").await;
+    assert_eq!(
+        js(b, &format!("{PLAYBACK}.rate")).await,
+        json!(1.5),
+        "the room's speed"
+    );
     let rate = js(b, "return document.getElementById('video').playbackRate").await;
     assert!(
         (1.35..=1.65).contains(&rate.as_f64().unwrap()),
