@@ -18,6 +18,8 @@ const PENDING_MS = 2000;
 const HAVE_FUTURE_DATA = 3;
 // A seek of ours that lands further off than this is repeated with the learned lead.
 const RESEEK_FROM_MS = 60;
+// A user's seek that never reports `seeked` stops holding corrections back after this long.
+const USER_SEEK_MAX_MS = 5000;
 // currentTime reads back what was set, give or take rounding.
 const SAME_TIME_S = 0.002;
 
@@ -35,6 +37,7 @@ export class Player {
     // fire their events after the last one, all reporting its target.
     this.ourSeekTo = null;
     this.pending = 0; // until when a user command awaits the room's answer
+    this.userSeekAt = 0; // when the user's seek in progress began (0: none)
     this.pendingVersion = -1;
     this.nudgingSince = null;
     this.buffering = false;
@@ -60,6 +63,7 @@ export class Player {
     }
     if (this.url !== url) {
       this.url = url;
+      this.userSeekAt = 0; // a new source ends any seek
       if (!this.v.paused) this.mark("pause");
       this.v.src = url;
       this.seekTo(expectedPositionMs(pb, this.h.clock));
@@ -72,7 +76,7 @@ export class Player {
   apply(changed) {
     const pb = this.pb;
     const v = this.v;
-    if (!pb || Date.now() < this.pending) return;
+    if (!pb || Date.now() < this.pending || this.userSeeking()) return;
     if (!pb.playing) {
       this.stopNudge();
       if (!v.paused) { this.mark("pause"); v.pause(); }
@@ -182,8 +186,10 @@ export class Player {
       case "seeking":
         // Whose seek this is is decided now, while currentTime is its target.
         this.seekIsOurs = this.ourSeekTo !== null && Math.abs(v.currentTime - this.ourSeekTo) < SAME_TIME_S;
+        if (!this.seekIsOurs) this.userSeekAt = Date.now();
         break;
       case "seeked":
+        this.userSeekAt = 0;
         if (this.seekIsOurs) this.afterSeek = !!(this.pb && this.pb.playing);
         else this.userCommand("seek");
         this.setBuffering(v.readyState < HAVE_FUTURE_DATA && !v.paused);
@@ -213,6 +219,14 @@ export class Player {
         break;
       default:
     }
+  }
+
+  // The user's seek is under way: from its `seeking` to its `seeked` nothing is corrected.
+  // `v.seeking` alone is not enough: it turns false when the seek completes, before the
+  // `seeked` event that sends the user's command, and a room event handled in between
+  // would seek over the user's choice.
+  userSeeking() {
+    return this.userSeekAt !== 0 && Date.now() - this.userSeekAt < USER_SEEK_MAX_MS;
   }
 
   setBuffering(b) {
