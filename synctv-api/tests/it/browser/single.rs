@@ -281,7 +281,7 @@ async fn rate_and_pause(a: &Client, b: &Client) {
 
 /// Alice, the owner, renames the room and restricts chat to members (Bob, a guest, is told
 /// so in words), removes both movies, removes Bob (his page goes back to the list saying
-/// why) and deletes the room.
+/// why) and deletes the room. Then she signs out and logs back in.
 async fn admin_controls(a: &Client, b: &Client) {
     until(
         b,
@@ -358,4 +358,21 @@ async fn admin_controls(a: &Client, b: &Client) {
     click(a, "#delete-confirm").await;
     until_shown(a, "alice back at the room list", "rooms").await;
     until(a, "alice told why", &text_in("status", "deleted")).await;
+
+    // Alice signs out and logs back in: a wrong password is told in words.
+    click(a, "#logout").await;
+    until_shown(a, "the sign-in view", "auth").await;
+    fill(a, "acct-user", "alice").await;
+    fill(a, "acct-pass", "not her password").await;
+    click(a, "#account-form button[value=login]").await;
+    until(
+        a,
+        "alice told her password is wrong",
+        &text_in("status", "invalid username or password"),
+    )
+    .await;
+    fill(a, "acct-pass", "correct horse battery").await;
+    click(a, "#account-form button[value=login]").await;
+    until_shown(a, "the room list after logging in", "rooms").await;
+    until(a, "alice named", &text_in("whoami", "Signed in as alice")).await;
 }
