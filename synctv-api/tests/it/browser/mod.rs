@@ -3,12 +3,14 @@
 //! is a throttled background tab) open one room through the UI; one plays and seeks a real
 //! WebM video, the other must follow closely. `single` runs one node (sync, chat, presence,
 //! a server restart, a member whose video is slow to arrive, two seeks at once, speed and
-//! pause, the admin controls, keyboard and labels); `behind_nginx` runs three binary nodes behind the shipped
-//! nginx config and kills, then drains, the one a page is on.
+//! pause, keyboard and labels, then `rooms`: the admin controls, logging in, a password
+//! room); `behind_nginx` runs three binary nodes behind the shipped nginx config and kills,
+//! then drains, the one a page is on.
 //!
 //! Positions are sampled inside each page every 100 ms with the wall clock
 //! (`performance.timeOrigin + performance.now()`, one clock for both processes) and compared
-//! here: the follower against the leader, interpolated at the follower's sample times.
+//! here (`measure`): the follower against the leader, interpolated at the follower's sample
+//! times.
 //!
 //! The video is `tests/fixtures/testsrc.webm`: 60 s of ffmpeg's `testsrc` pattern in VP8,
 //! 290 KB, served by `video_host` on its own port as a movie host would serve it.
@@ -16,7 +18,11 @@
 //! `SYNCTV_SCREENSHOTS=<dir>` also saves screenshots of the main screens there (the README's).
 
 mod behind_nginx;
+mod measure;
+mod rooms;
 mod single;
+
+use measure::*;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -206,64 +212,6 @@ async fn screenshot(page: &Client, name: &str) {
     }
 }
 
-const START_SAMPLING: &str = "const v = document.getElementById('video'); window.__s = []; \
-    clearInterval(window.__t); window.__t = setInterval(() => __s.push([performance.timeOrigin + \
-    performance.now(), v.currentTime * 1000, v.paused ? 1 : 0]), 100); return true;";
-const NOW: &str = "return performance.timeOrigin + performance.now();";
-
-/// (wall time ms, position ms, paused) samples since START_SAMPLING.
-async fn samples(page: &Client) -> Vec<(f64, f64, bool)> {
-    let v = js(page, "return window.__s").await;
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s[0].as_f64().unwrap(),
-                s[1].as_f64().unwrap(),
-                s[2].as_f64().unwrap() == 1.0,
-            )
-        })
-        .collect()
-}
-
-/// The follower's position minus the leader's (interpolated), for each follower sample at
-/// or after `from` where both are playing.
-fn diffs(leader: &[(f64, f64, bool)], follower: &[(f64, f64, bool)], from: f64) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
-    for &(t, pos, paused) in follower.iter().filter(|s| s.0 >= from) {
-        let Some(i) = leader.windows(2).position(|w| w[0].0 <= t && t <= w[1].0) else {
-            continue;
-        };
-        let (a, b) = (leader[i], leader[i + 1]);
-        if paused || a.2 || b.2 || b.1 < a.1 {
-            out.push((t, f64::INFINITY)); // not both playing yet (or the leader jumped)
-            continue;
-        }
-        let at = a.1 + (b.1 - a.1) * (t - a.0) / (b.0 - a.0);
-        out.push((t, pos - at));
-    }
-    out
-}
-
-/// How long after `change` the follower came within 100 ms of the leader and stayed there
-/// for at least 1 s.
-fn converged_after(d: &[(f64, f64)], change: f64) -> Option<f64> {
-    (0..d.len()).find_map(|i| {
-        let steady = d[i..]
-            .iter()
-            .take_while(|s| s.0 <= d[i].0 + 1000.0)
-            .all(|s| s.1.abs() < 100.0);
-        (steady && d.last()?.0 >= d[i].0 + 1000.0).then(|| d[i].0 - change)
-    })
-}
-
-fn p99(d: &[(f64, f64)]) -> f64 {
-    let mut v: Vec<f64> = d.iter().map(|s| s.1.abs()).collect();
-    v.sort_by(f64::total_cmp);
-    v[(v.len() * 99).div_ceil(100) - 1]
-}
-
 async fn sign_in_as_member(page: &Client, base: &str, name: &str) {
     page.goto(&format!("{base}/")).await.unwrap();
     until_shown(page, "the sign-in view", "auth").await;
@@ -284,28 +232,6 @@ async fn sign_in_as_guest(page: &Client, base: &str, name: &str) {
 
 fn text_in(id: &str, text: &str) -> String {
     format!("return document.getElementById('{id}').textContent.includes({text:?})")
-}
-
-/// Wait for the change at `change` (wall ms) to reach the follower, then return the
-/// convergence time in ms.
-async fn convergence(leader: &Client, follower: &Client, change: f64, what: &str) -> f64 {
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let d = diffs(&samples(leader).await, &samples(follower).await, change);
-    converged_after(&d, change).unwrap_or_else(|| {
-        let tail: Vec<_> = d
-            .iter()
-            .map(|s| (s.0 - change).round() as i64)
-            .zip(d.iter().map(|s| s.1.round()))
-            .collect();
-        panic!("{what}: the follower never converged; (ms after change, diff): {tail:?}")
-    })
-}
-
-/// The follower's p99 distance from the leader over the samples since `from`.
-async fn p99_since(leader: &Client, follower: &Client, from: f64) -> f64 {
-    let d = diffs(&samples(leader).await, &samples(follower).await, from);
-    assert!(!d.is_empty(), "no samples since {from}");
-    p99(&d)
 }
 
 /// Alice registers and creates a room with the test video playing-ready; Bob (a guest, or
@@ -352,22 +278,6 @@ async fn open_room(a: &Client, b: &Client, base: &str, host: &str, bob_guest: bo
         .await;
         js(p, START_SAMPLING).await;
     }
-}
-
-/// The room's playback as this page knows it.
-const PLAYBACK: &str = "return window.synctv.connection().state.playback";
-
-/// The user's seek to `to` seconds (or beyond) reached the room rather than being pulled
-/// back by the player: the room's position and the page's video are both past it.
-async fn took_the_seek(page: &Client, to: f64) {
-    let pb = js(page, PLAYBACK).await;
-    let room = pb["position_ms"].as_f64().unwrap() / 1000.0;
-    let video = js(page, "return document.getElementById('video').currentTime").await;
-    let video = video.as_f64().unwrap();
-    assert!(
-        (to - 0.5..to + 20.0).contains(&room) && (to..to + 20.0).contains(&video),
-        "the seek to {to} s did not take: room {pb}, video at {video} s"
-    );
 }
 
 /// The node this page's socket is on (from its last welcome).
