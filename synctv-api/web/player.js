@@ -30,7 +30,7 @@ export class Player {
     this.h = hooks;
     this.pb = null; // the room's playback, or null when no movie plays
     this.url = null;
-    this.ours = { play: 0, pause: 0, seek: 0, rate: null };
+    this.ours = { play: 0, pause: 0, rate: null }; // seeks: ourSeekTo
     // Where our last seek went (seconds). A seek is recognised as ours by its target, not by
     // a flag consumed at the next `seeking`: a seek made before the metadata has loaded
     // fires no `seeking` until the metadata arrives (if at all), and several seeks in a row
