@@ -10,7 +10,7 @@ use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use synctv_cluster::connection::{ConnEntry, ConnPermit};
-use synctv_cluster::manager::Joiner;
+use synctv_cluster::manager::{Joined, Joiner};
 use synctv_cluster::outbound::{self, CloseReason, ConnSender};
 use synctv_core::ids::{Epoch, RoomId};
 use synctv_core::model::{Permissions, Role};
@@ -68,7 +68,14 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         role: ctx.role,
         permissions: ctx.permissions,
     };
-    let joined = match state
+    let Joined {
+        seq,
+        epoch,
+        resumed,
+        snapshot,
+        replay,
+        membership,
+    } = match state
         .cluster
         .join(&ctx.room, joiner, sender.clone(), ctx.resume.clone())
         .await
@@ -96,15 +103,18 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         conn_id: conn_id_string(node, id),
         node_id: node,
         server_time_ms: now_ms(),
-        seq: joined.seq,
-        epoch: &joined.epoch,
-        resumed: joined.resumed,
-        room: &joined.snapshot,
+        seq,
+        epoch: &epoch,
+        resumed,
+        room: &snapshot,
     }
     .encode();
-    let mut preamble = Vec::with_capacity(1 + joined.replay.len());
+    // The snapshot is as large as the welcome (the member list grows with the room): keep
+    // no copy of it for the socket's lifetime.
+    drop(snapshot);
+    let mut preamble = Vec::with_capacity(1 + replay.len());
     preamble.push(welcome);
-    preamble.extend(joined.replay);
+    preamble.extend(replay);
     let grace = Duration::from_millis(ws.close_grace_ms);
     let writer =
         tokio::spawn(writer::run(sink, rx, ctl.clone(), preamble, grace).in_current_span());
@@ -120,7 +130,7 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
     let mut stream = stream;
     let client_closed = read_loop(&state, &ctx, &sender, &mut stream).await;
     ctl.close(CLIENT_GONE); // no-op if a reason was already set
-    if let Err(e) = joined.membership.leave().await {
+    if let Err(e) = membership.leave().await {
         tracing::warn!(error = %e, room = %ctx.room, "leaving a room failed");
     }
     if !client_closed {
