@@ -17,6 +17,15 @@
 //! messages/s over 20 rooms queued for seconds). Room transactions on SQLite therefore take
 //! the store's write gate first, an async mutex that hands the database to one transaction
 //! at a time, in arrival order, without sleeping.
+//!
+//! Those that read before they write (`Change`, `Exclusive`) also begin with `BEGIN
+//! IMMEDIATE`, taking the write lock before reading anything. A deferred transaction takes
+//! the write lock at its first write, and if a write outside the gate (chat retention, an
+//! account or a room being created) committed since its first read, SQLite fails that write
+//! at once (`SQLITE_BUSY_SNAPSHOT`, "database is locked"): the transaction's snapshot is
+//! stale, so waiting cannot help and the busy handler is not used. Taken first, the lock is
+//! waited for in the busy handler like any other. `ByInsert` starts with its write, which
+//! SQLite retries through the busy handler, so it stays deferred (the chat hot path).
 
 use sqlx::{Any, Transaction};
 use tokio::sync::OwnedMutexGuard;
@@ -55,7 +64,13 @@ impl Store {
             Some(g) => Some(g.clone().lock_owned().await),
             None => None,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = match (self.backend(), lock) {
+            // Reads come before writes: take SQLite's write lock first (see the header).
+            (Backend::Sqlite, RoomLock::Change | RoomLock::Exclusive) => {
+                self.pool().begin_with("BEGIN IMMEDIATE").await?
+            }
+            _ => self.pool().begin().await?,
+        };
         if lock == RoomLock::ByInsert {
             return Ok(RoomTx {
                 tx,
