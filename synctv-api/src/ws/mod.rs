@@ -8,17 +8,17 @@
 
 mod commands;
 mod session;
+mod upgrade;
 mod writer;
 
 use axum::extract::State;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde::Deserialize;
 use synctv_core::ids::{Epoch, RoomId};
 use tracing::Instrument;
+use tungstenite::protocol::WebSocketConfig;
 
 use synctv_cluster::connection::{ConnKey, Refusal};
 
@@ -26,6 +26,11 @@ use crate::error::{Error, Result};
 use crate::extract::{Actor, PathParams, Qs, bearer};
 use crate::service::{access, identity};
 use crate::state::AppState;
+
+use upgrade::WsUpgrade;
+
+/// A socket after the handshake.
+type Socket = tokio_tungstenite::WebSocketStream<upgrade::Io>;
 
 #[derive(Deserialize)]
 pub(crate) struct WsQuery {
@@ -40,7 +45,7 @@ pub(crate) async fn handler(
     PathParams(room): PathParams<String>,
     Qs(query): Qs<WsQuery>,
     parts: Parts,
-    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<WsUpgrade>,
 ) -> Result<Response> {
     let mut actor = Actor::from_token(&state, query.token.as_deref().or_else(|| bearer(&parts)))?;
     actor.client = state.proxies.of(&parts);
@@ -64,16 +69,7 @@ pub(crate) async fn handler(
         // The name others will see; an account may have taken it since the token was issued.
         identity::require_guest_name(&state, "name", &actor.username).await?;
     }
-    let upgrade = upgrade.map_err(|r| {
-        Error::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "upgrade_required",
-            format!(
-                "this route only accepts WebSocket upgrades ({})",
-                r.body_text()
-            ),
-        )
-    })?;
+    let upgrade = upgrade?;
     let key = ConnKey {
         user: actor.user_id.clone(),
         room: room.clone(),
@@ -92,32 +88,26 @@ pub(crate) async fn handler(
         permissions: access.permissions,
         resume,
     };
-    let session_state = state.clone();
-    Ok(upgrade
+    let config = WebSocketConfig::default()
         .read_buffer_size(ws.read_buffer_bytes)
         .write_buffer_size(ws.write_buffer_bytes)
-        // A welcome carries the whole room and must always fit (see `welcome_max_bytes`).
-        .max_write_buffer_size(
-            state
-                .config
-                .welcome_max_bytes()
-                .max(ws.max_message_bytes * 4)
-                + (1 << 20),
-        )
-        .max_message_size(ws.max_message_bytes)
-        .max_frame_size(ws.max_message_bytes)
-        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| {
-            let tracker = session_state.sessions.clone();
-            let span = tracing::info_span!(
-                parent: session_state.cluster.span(),
-                "ws",
-                room_id = %ctx.room,
-                user_id = %ctx.actor.user_id,
-                conn_id = tracing::field::Empty,
-            );
-            tracker.track_future(session::run(session_state, socket, ctx, permit).instrument(span))
-        }))
+        // The welcome goes out before tungstenite takes over (`upgrade::write_text_frames`);
+        // this bounds what a stalled client can make the writer hold.
+        .max_write_buffer_size(ws.max_message_bytes * 4 + (1 << 20))
+        .max_message_size(Some(ws.max_message_bytes))
+        .max_frame_size(Some(ws.max_message_bytes));
+    let session_state = state.clone();
+    Ok(upgrade.accept(move |io| {
+        let tracker = session_state.sessions.clone();
+        let span = tracing::info_span!(
+            parent: session_state.cluster.span(),
+            "ws",
+            room_id = %ctx.room,
+            user_id = %ctx.actor.user_id,
+            conn_id = tracing::field::Empty,
+        );
+        tracker.track_future(session::run(session_state, io, config, ctx, permit).instrument(span))
+    }))
 }
 
 /// The answer to a refused connection slot, before the upgrade.

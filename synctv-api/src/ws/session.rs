@@ -1,24 +1,27 @@
 //! One WebSocket session: register the socket, join the room (welcome snapshot, replay),
-//! start the writer, read client frames until either side closes, then clean up (leave the
-//! room, let the writer finish its last writes, free the connection slot) on every path.
+//! write the welcome and the replay straight to the connection, start the writer, read
+//! client frames until either side closes, then clean up (leave the room, let the writer
+//! finish its last writes, free the connection slot) on every path.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use synctv_cluster::connection::{ConnEntry, ConnPermit};
-use synctv_cluster::manager::{Joined, Joiner};
+use synctv_cluster::manager::{Joined, Joiner, Membership};
 use synctv_cluster::outbound::{self, CloseReason, ConnSender};
 use synctv_core::ids::{Epoch, RoomId};
 use synctv_core::model::{Permissions, Role};
 use synctv_core::protocol::{ClientFrame, ServerFrame, close, code, conn_id_string};
 use synctv_core::time::now_ms;
 use tracing::Instrument;
+use tungstenite::protocol::{CloseFrame, Role as Side, WebSocketConfig};
+use tungstenite::{Message, Utf8Bytes};
 
-use super::{commands, writer};
+use super::upgrade::{self, Io};
+use super::{Socket, commands, writer};
 use crate::extract::Actor;
 use crate::state::AppState;
 
@@ -46,7 +49,13 @@ const FLOODING: CloseReason = CloseReason {
     drain: true,
 };
 
-pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, permit: ConnPermit) {
+pub(crate) async fn run(
+    state: AppState,
+    mut io: Io,
+    config: WebSocketConfig,
+    ctx: SessionCtx,
+    permit: ConnPermit,
+) {
     let ws = &state.config.ws;
     let conns = state.cluster.connections();
     let id = conns.next_id();
@@ -61,7 +70,6 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         guest: ctx.actor.guest,
         expires_ms: ctx.actor.expires_at_ms,
     });
-    let (mut sink, stream) = socket.split();
     let joiner = Joiner {
         user_id: ctx.actor.user_id.clone(),
         username: ctx.actor.username.clone(),
@@ -90,10 +98,11 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
                 }
             };
             let frame = CloseFrame {
-                code,
+                code: code.into(),
                 reason: Utf8Bytes::from_static(reason),
             };
-            let _ = sink.send(Message::Close(Some(frame))).await;
+            let mut socket = Socket::from_raw_socket(io, Side::Server, Some(config)).await;
+            let _ = socket.send(Message::Close(Some(frame))).await;
             drop(slot);
             return;
         }
@@ -116,8 +125,17 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
     preamble.push(welcome);
     preamble.extend(replay);
     let grace = Duration::from_millis(ws.close_grace_ms);
-    let writer =
-        tokio::spawn(writer::run(sink, rx, ctl.clone(), preamble, grace).in_current_span());
+    let wrote = tokio::time::timeout(grace * 4, upgrade::write_text_frames(&mut io, preamble));
+    if !matches!(wrote.await, Ok(Ok(()))) {
+        // A client that does not take its welcome in time is a slow consumer.
+        ctl.close(CloseReason::SLOW_CONSUMER);
+        leave(membership, &ctx.room).await;
+        drop(slot);
+        return;
+    }
+    let socket = Socket::from_raw_socket(io, Side::Server, Some(config)).await;
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(writer::run(sink, rx, ctl.clone(), grace).in_current_span());
     if conns.is_draining() {
         // Upgraded just as the drain began: this socket missed the broadcast.
         let notice = ServerFrame::Shutdown {
@@ -127,12 +145,9 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
         ctl.close(CloseReason::SHUTDOWN);
     }
 
-    let mut stream = stream;
     let client_closed = read_loop(&state, &ctx, &sender, &mut stream).await;
     ctl.close(CLIENT_GONE); // no-op if a reason was already set
-    if let Err(e) = membership.leave().await {
-        tracing::warn!(error = %e, room = %ctx.room, "leaving a room failed");
-    }
+    leave(membership, &ctx.room).await;
     if !client_closed {
         // We are closing: finish the closing handshake by reading (and discarding) until the
         // client's close frame, within the grace period. Dropping the socket with unread
@@ -152,13 +167,19 @@ pub(crate) async fn run(state: AppState, socket: WebSocket, ctx: SessionCtx, per
     drop(slot);
 }
 
+async fn leave(membership: Membership, room: &RoomId) {
+    if let Err(e) = membership.leave().await {
+        tracing::warn!(error = %e, room = %room, "leaving a room failed");
+    }
+}
+
 /// Read client frames until the client closes (returns true) or this side decides to close
 /// (returns false).
 async fn read_loop(
     state: &AppState,
     ctx: &SessionCtx,
     sender: &ConnSender,
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut SplitStream<Socket>,
 ) -> bool {
     let ws = &state.config.ws;
     let ctl = sender.ctl();
@@ -256,11 +277,8 @@ impl Flood {
 }
 
 /// Whether a read error is tungstenite refusing an oversized message or frame.
-fn is_too_big(e: axum::Error) -> bool {
-    matches!(
-        e.into_inner().downcast::<tungstenite::Error>().map(|b| *b),
-        Ok(tungstenite::Error::Capacity(_))
-    )
+fn is_too_big(e: tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Capacity(_))
 }
 
 #[cfg(test)]

@@ -1,20 +1,23 @@
-//! A socket's writer task. It writes the welcome preamble, then drains the socket's queue,
-//! feeding every frame already queued before one flush, so a backlog goes out in few
-//! `send()` calls. On close it writes what must still go out (when the reason drains), the
+//! A socket's writer task, started once the welcome is out (see `upgrade`). It drains the
+//! socket's queue, feeding every frame already queued before one flush, so a backlog goes
+//! out in few `send()` calls. On close it writes what must still go out (when the reason drains), the
 //! close frame, and flushes, all within a grace period: a client that stopped reading
 //! cannot hold the task forever.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
 use synctv_cluster::outbound::{CloseReason, ConnCtl, Outbound};
 use tokio::sync::mpsc;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
-type Sink = SplitSink<WebSocket, Message>;
+use super::Socket;
+
+type Sink = SplitSink<Socket, Message>;
 
 /// Frames written per flush at most (bounds the latency added for the first of them).
 const BATCH: usize = 64;
@@ -27,7 +30,7 @@ fn to_message(item: Outbound) -> Option<Message> {
     }
 }
 
-async fn feed(sink: &mut Sink, item: Outbound) -> Result<(), axum::Error> {
+async fn feed(sink: &mut Sink, item: Outbound) -> Result<(), tungstenite::Error> {
     match to_message(item) {
         Some(m) => sink.feed(m).await,
         None => Ok(()),
@@ -39,7 +42,7 @@ async fn write_batch(
     sink: &mut Sink,
     rx: &mut mpsc::Receiver<Outbound>,
     first: Outbound,
-) -> Result<(), axum::Error> {
+) -> Result<(), tungstenite::Error> {
     feed(sink, first).await?;
     for _ in 1..BATCH {
         match rx.try_recv() {
@@ -54,20 +57,9 @@ pub(super) async fn run(
     mut sink: Sink,
     mut rx: mpsc::Receiver<Outbound>,
     ctl: Arc<ConnCtl>,
-    preamble: Vec<Bytes>,
     grace: Duration,
 ) {
     let drains = |ctl: &ConnCtl| ctl.close_reason().is_some_and(|r| r.drain);
-    let preamble = async {
-        for frame in preamble {
-            feed(&mut sink, Outbound::Frame(frame)).await?;
-        }
-        sink.flush().await
-    };
-    if !matches!(tokio::time::timeout(grace * 4, preamble).await, Ok(Ok(()))) {
-        ctl.close(CloseReason::SLOW_CONSUMER);
-        return;
-    }
     loop {
         let item = tokio::select! {
             biased;
@@ -105,7 +97,7 @@ pub(super) async fn run(
             }
         }
         let frame = CloseFrame {
-            code: reason.code,
+            code: reason.code.into(),
             reason: Utf8Bytes::from_static(reason.reason),
         };
         // After a client-initiated close this fails (the reply is already queued); the
