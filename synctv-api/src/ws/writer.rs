@@ -1,8 +1,8 @@
 //! A socket's writer task, started once the welcome is out (see `upgrade`). It drains the
 //! socket's queue, feeding every frame already queued before one flush, so a backlog goes
-//! out in few `send()` calls. On close it writes what must still go out (when the reason drains), the
-//! close frame, and flushes, all within a grace period: a client that stopped reading
-//! cannot hold the task forever.
+//! out in few `send()` calls. On close it writes what must still go out (when the reason
+//! drains), the close frame, and flushes, all within a grace period: a client that stopped
+//! reading cannot hold the task forever.
 
 use std::sync::Arc;
 use std::time::Duration;
